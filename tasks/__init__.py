@@ -1,0 +1,29 @@
+"""mskbench tasks: task specs, the data contract, and the procedural phantoms."""
+
+from tasks.registry import TASKS, get_task, task_names
+from tasks.spec import (
+    PROFILES,
+    Citation,
+    MapSpec,
+    ProfileSpec,
+    PublishedValue,
+    SplitProtocol,
+    Stratum,
+    TaskSpec,
+    TaskSpecError,
+)
+
+__all__ = [
+    "PROFILES",
+    "TASKS",
+    "Citation",
+    "MapSpec",
+    "ProfileSpec",
+    "PublishedValue",
+    "SplitProtocol",
+    "Stratum",
+    "TaskSpec",
+    "TaskSpecError",
+    "get_task",
+    "task_names",
+]
