@@ -1,0 +1,54 @@
+"""The data contract: layout, reading, validation, frozen splits and fingerprints."""
+
+from tasks.contract.dataset import Case, Dataset
+from tasks.contract.fingerprint import canonical_json, data_fingerprint, json_sha256
+from tasks.contract.imageio import FILE_ENDINGS, Grid, read_grid, read_image, write_image
+from tasks.contract.layout import ContractError, Layout, make_dataset_json, read_dataset_json
+from tasks.contract.splits import (
+    Fold,
+    Splits,
+    make_splits,
+    read_splits,
+    validation_subjects,
+    write_splits,
+)
+from tasks.contract.validate import (
+    Problem,
+    ValidationError,
+    check_dataset,
+    check_splits,
+    validate_dataset,
+)
+from tasks.contract.writer import CaseArrays, create_splits, write_case, write_dataset
+
+__all__ = [
+    "FILE_ENDINGS",
+    "Case",
+    "CaseArrays",
+    "ContractError",
+    "Dataset",
+    "Fold",
+    "Grid",
+    "Layout",
+    "Problem",
+    "Splits",
+    "ValidationError",
+    "canonical_json",
+    "check_dataset",
+    "check_splits",
+    "create_splits",
+    "data_fingerprint",
+    "json_sha256",
+    "make_dataset_json",
+    "make_splits",
+    "read_dataset_json",
+    "read_grid",
+    "read_image",
+    "read_splits",
+    "validate_dataset",
+    "validation_subjects",
+    "write_case",
+    "write_dataset",
+    "write_image",
+    "write_splits",
+]

@@ -1,0 +1,126 @@
+"""The on-disk dataset layout (close to nnU-Net v2 raw data) and its ``dataset.json``.
+
+```
+<root>/dataset.json                   nnU-Net keys + "mskbench": {"task", "version"}
+<root>/imagesTr/<case>_0000<ending>   one file per input channel (_0001, ... for more)
+<root>/labelsTr/<case><ending>        reference label map
+<root>/maps/<case>_<map><ending>      quantitative maps (ff, mtr, t2), on the label grid
+<root>/cases.csv                      case_id, subject_id, site + task columns
+<root>/splits.json                    frozen, subject-grouped folds
+```
+``<ending>`` is ``dataset.json``'s ``file_ending`` (``.nii.gz``, ``.nrrd``, ...); with
+``"file_ending": "dicom"`` each of those paths is a directory holding a DICOM series.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks.contract.imageio import FILE_ENDINGS
+from tasks.spec import TaskSpec
+
+DATASET_JSON = "dataset.json"
+CASES_CSV = "cases.csv"
+SPLITS_JSON = "splits.json"
+IMAGES_DIR = "imagesTr"
+LABELS_DIR = "labelsTr"
+MAPS_DIR = "maps"
+DICOM = "dicom"
+REQUIRED_CASE_COLUMNS = ("case_id", "subject_id", "site")
+
+
+class ContractError(ValueError):
+    """A dataset that breaks the data contract in a way that stops reading it at all."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one dataset folder."""
+
+    root: Path
+    file_ending: str
+
+    @property
+    def dataset_json(self) -> Path:
+        return self.root / DATASET_JSON
+
+    @property
+    def cases_csv(self) -> Path:
+        return self.root / CASES_CSV
+
+    @property
+    def splits_json(self) -> Path:
+        return self.root / SPLITS_JSON
+
+    def _name(self, stem: str) -> str:
+        return stem if self.file_ending == DICOM else stem + self.file_ending
+
+    def image(self, case_id: str, channel: int) -> Path:
+        return self.root / IMAGES_DIR / self._name(f"{case_id}_{channel:04d}")
+
+    def label(self, case_id: str) -> Path:
+        return self.root / LABELS_DIR / self._name(case_id)
+
+    def map(self, case_id: str, name: str) -> Path:
+        return self.root / MAPS_DIR / self._name(f"{case_id}_{name}")
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the root, as messages show it."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def image_case_ids(self) -> list[str]:
+        """Case ids that have a ``_0000`` channel file in ``imagesTr``."""
+        folder = self.root / IMAGES_DIR
+        if not folder.is_dir():
+            return []
+        suffix = "_0000" + ("" if self.file_ending == DICOM else self.file_ending)
+        return sorted(p.name[: -len(suffix)] for p in folder.iterdir() if p.name.endswith(suffix))
+
+
+def make_dataset_json(
+    task: TaskSpec, file_ending: str, n_cases: int, **extra: Any
+) -> dict[str, Any]:
+    """The ``dataset.json`` content for ``task`` (nnU-Net v2 keys + an ``mskbench`` block)."""
+    return {
+        "channel_names": {str(i): name for i, name in enumerate(task.channels)},
+        "labels": dict(task.labels),
+        "numTraining": n_cases,
+        "file_ending": file_ending,
+        "mskbench": {
+            "task": task.name,
+            "version": task.version,
+            "maps": list(task.map_names),
+            **extra,
+        },
+    }
+
+
+def read_dataset_json(root: Path) -> dict[str, Any]:
+    """Parse ``root/dataset.json``; raises `ContractError` naming the file and the rule."""
+    path = root / DATASET_JSON
+    if not path.is_file():
+        raise ContractError(f"{path}: missing (every dataset needs a dataset.json)")
+    try:
+        content = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(content, dict):
+        raise ContractError(f"{path}: must hold a JSON object")
+    return content
+
+
+def layout_for(root: Path, dataset_json: dict[str, Any]) -> Layout:
+    """The `Layout` of ``root``; raises `ContractError` if the file ending is unknown."""
+    ending = dataset_json.get("file_ending")
+    if ending not in (*FILE_ENDINGS, DICOM):
+        raise ContractError(
+            f"{root / DATASET_JSON}: file_ending {ending!r} is not one of "
+            f"{', '.join((*FILE_ENDINGS, DICOM))}"
+        )
+    return Layout(root, ending)

@@ -1,0 +1,406 @@
+"""Validate a dataset folder against the data contract and its task; report every problem.
+
+Each `Problem` names the file (relative to the dataset root) and the rule it breaks.
+Rules:
+
+``dataset-json``          dataset.json missing, unreadable, or disagreeing with the task
+``cases-csv``             cases.csv missing, a required column missing, duplicate case ids
+``case-not-in-csv``       an image in imagesTr has no row in cases.csv
+``missing-file``          a row of cases.csv without its image channel or label file
+``missing-map``           a quantitative map the task needs is missing
+``unreadable``            a file that cannot be read as an image
+``dimensionality``        an image with another number of axes than the task's
+``shape-mismatch``        channels and label of a case differ in shape
+``spacing-mismatch``      channels and label of a case differ in voxel spacing
+``map-grid``              a map on another grid (shape or spacing) than its label
+``label-value``           a label value that is not in the task's label map
+``non-finite``            NaN or ±inf in an image or map
+``empty-reference``       a required structure with no voxel in a reference label map
+``splits-missing``        no splits.json (create it once with ``bench data split``)
+``splits-task``           splits.json made for another task, or malformed
+``case-not-in-splits``    a case that no fold (or the external set) lists
+``unknown-case-in-splits`` splits.json names a case that is not in cases.csv
+``subject-in-two-folds``  one subject in the test sets of two folds
+``train-test-overlap``    one subject both in the training and the test cases of a fold
+
+Validation only reads; it never writes a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tasks.contract.imageio import Grid, read_image
+from tasks.contract.layout import (
+    CASES_CSV,
+    DATASET_JSON,
+    REQUIRED_CASE_COLUMNS,
+    SPLITS_JSON,
+    ContractError,
+    Layout,
+    layout_for,
+    read_dataset_json,
+)
+from tasks.contract.splits import Splits, read_splits
+from tasks.spec import TaskSpec
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One broken rule: which file, which rule, what was found."""
+
+    file: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: [{self.rule}] {self.message}"
+
+
+class ValidationError(ValueError):
+    """A dataset that breaks the contract; holds every `Problem` found."""
+
+    def __init__(self, root: Path, problems: list[Problem]) -> None:
+        self.root = root
+        self.problems = sorted(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"dataset {root} breaks the data contract ({len(problems)} problem(s)):\n{lines}"
+        )
+
+
+def read_cases_csv(path: Path) -> pd.DataFrame:
+    """cases.csv with ids read as strings (so ``007`` stays ``007``)."""
+    return pd.read_csv(path, dtype={c: str for c in REQUIRED_CASE_COLUMNS}, keep_default_na=False)
+
+
+def validate_dataset(
+    root: str | Path,
+    task: TaskSpec,
+    require_splits: bool = True,
+    on_case: Callable[[str], None] | None = None,
+    workers: int | None = None,
+) -> list[Problem]:
+    """Every problem of the dataset at ``root`` for ``task`` (empty list: valid).
+
+    ``on_case`` is called with each case id once its files are checked (for progress bars).
+    """
+    root = Path(root)
+    try:
+        dataset_json = read_dataset_json(root)
+        layout = layout_for(root, dataset_json)
+    except ContractError as exc:
+        return [Problem(DATASET_JSON, "dataset-json", str(exc).split(": ", 1)[-1])]
+    problems = _check_dataset_json(dataset_json, task)
+    cases, csv_problems = _check_cases_csv(layout, task)
+    problems += csv_problems
+    if cases is None:
+        return sorted(problems)
+    case_ids = cases["case_id"].tolist()
+    known = set(case_ids)
+    problems += [
+        Problem(
+            layout.relative(layout.image(c, 0)),
+            "case-not-in-csv",
+            f"case {c!r} has no row in {CASES_CSV}",
+        )
+        for c in layout.image_case_ids()
+        if c not in known
+    ]
+
+    def check(case_id: str) -> list[Problem]:
+        found = _check_case_files(layout, task, case_id)
+        if on_case is not None:
+            on_case(case_id)
+        return found
+
+    with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
+        for found in pool.map(check, case_ids):
+            problems += found
+    problems += _check_splits(layout, task, cases, require_splits)
+    return sorted(problems)
+
+
+def check_dataset(root: str | Path, task: TaskSpec, **kwargs: object) -> None:
+    """Raise `ValidationError` listing every problem, or return quietly."""
+    problems = validate_dataset(root, task, **kwargs)  # type: ignore[arg-type]
+    if problems:
+        raise ValidationError(Path(root), problems)
+
+
+# -- dataset.json and cases.csv ---------------------------------------------------------
+def _check_dataset_json(content: dict, task: TaskSpec) -> list[Problem]:
+    def bad(message: str) -> Problem:
+        return Problem(DATASET_JSON, "dataset-json", message)
+
+    problems = []
+    block = content.get("mskbench")
+    if not isinstance(block, dict) or "task" not in block:
+        problems.append(bad('missing the "mskbench": {"task": ..., "version": ...} block'))
+    elif block["task"] != task.name:
+        problems.append(bad(f"made for task {block['task']!r}, validated as {task.name!r}"))
+    labels = content.get("labels")
+    if not isinstance(labels, dict):
+        problems.append(bad('missing "labels" (name -> value)'))
+    elif {str(k): int(v) for k, v in labels.items()} != dict(task.labels):
+        problems.append(
+            bad(f"labels {labels} differ from the task's label map {dict(task.labels)}")
+        )
+    channels = content.get("channel_names")
+    if not isinstance(channels, dict) or len(channels) != len(task.channels):
+        problems.append(
+            bad(f"channel_names must list {len(task.channels)} channel(s) {list(task.channels)}")
+        )
+    return problems
+
+
+def _check_cases_csv(layout: Layout, task: TaskSpec) -> tuple[pd.DataFrame | None, list[Problem]]:
+    if not layout.cases_csv.is_file():
+        return None, [
+            Problem(
+                CASES_CSV, "cases-csv", "missing (one row per case: case_id, subject_id, site, ...)"
+            )
+        ]
+    try:
+        cases = read_cases_csv(layout.cases_csv)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        return None, [Problem(CASES_CSV, "cases-csv", f"unreadable as CSV ({exc})")]
+    required = (*REQUIRED_CASE_COLUMNS, *task.case_columns)
+    missing = [c for c in required if c not in cases.columns]
+    if missing:
+        return None, [
+            Problem(
+                CASES_CSV, "cases-csv", f"missing column(s) {missing}; required: {list(required)}"
+            )
+        ]
+    problems = []
+    duplicated = sorted(set(cases.loc[cases["case_id"].duplicated(), "case_id"]))
+    if duplicated:
+        problems.append(Problem(CASES_CSV, "cases-csv", f"duplicate case_id(s) {duplicated}"))
+    for column in REQUIRED_CASE_COLUMNS:
+        empty = cases.loc[cases[column].str.strip() == "", "case_id"].tolist()
+        if empty:
+            problems.append(Problem(CASES_CSV, "cases-csv", f"empty {column} for case(s) {empty}"))
+    return cases.drop_duplicates("case_id"), problems
+
+
+# -- per-case files ---------------------------------------------------------------------
+def _read(
+    layout: Layout, path: Path, rule_if_missing: str, what: str, dtype: type | None = np.float32
+):
+    rel = layout.relative(path)
+    if not path.exists():
+        return None, None, [Problem(rel, rule_if_missing, f"{what} is missing")]
+    try:
+        array, grid = read_image(path, dtype=dtype)
+    except (OSError, RuntimeError) as exc:
+        return (
+            None,
+            None,
+            [Problem(rel, "unreadable", f"cannot be read as an image ({str(exc).strip()[:200]})")],
+        )
+    return array, grid, []
+
+
+def _grid_problems(
+    rel: str, rule_shape: str, rule_spacing: str, grid: Grid, ref: Grid, ref_name: str
+) -> list[Problem]:
+    if not grid.same_shape(ref):
+        return [
+            Problem(
+                rel, rule_shape, f"shape {grid.shape} differs from {ref_name} shape {ref.shape}"
+            )
+        ]
+    if not grid.same_spacing(ref):
+        return [
+            Problem(
+                rel,
+                rule_spacing,
+                f"spacing {grid.spacing} mm differs from {ref_name} spacing {ref.spacing} mm",
+            )
+        ]
+    return []
+
+
+def _non_finite(rel: str, array: np.ndarray) -> list[Problem]:
+    bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+    return [Problem(rel, "non-finite", f"{bad} voxel(s) are NaN or infinite")] if bad else []
+
+
+def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Problem]:
+    problems: list[Problem] = []
+    ref_grid: Grid | None = None
+    ref_name = ""
+    for channel, channel_name in enumerate(task.channels):
+        path = layout.image(case_id, channel)
+        array, grid, found = _read(
+            layout, path, "missing-file", f"image channel {channel} ({channel_name})"
+        )
+        problems += found
+        if array is None:
+            continue
+        rel = layout.relative(path)
+        if array.ndim != task.spatial_dims:
+            problems.append(
+                Problem(
+                    rel,
+                    "dimensionality",
+                    f"has {array.ndim} axes, task {task.name} is {task.spatial_dims}D",
+                )
+            )
+            continue  # not a grid to compare the rest of the case with
+        problems += _non_finite(rel, array)
+        if ref_grid is None:
+            ref_grid, ref_name = grid, layout.relative(path)
+        else:
+            problems += _grid_problems(
+                rel, "shape-mismatch", "spacing-mismatch", grid, ref_grid, ref_name
+            )
+
+    label_path = layout.label(case_id)
+    label, label_grid, found = _read(
+        layout, label_path, "missing-file", "reference label map", dtype=None
+    )
+    problems += found
+    rel = layout.relative(label_path)
+    if label is not None:
+        if ref_grid is not None:
+            problems += _grid_problems(
+                rel, "shape-mismatch", "spacing-mismatch", label_grid, ref_grid, ref_name
+            )
+        problems += _check_label_values(rel, label, task)
+    grid_for_maps = ref_grid or label_grid  # maps sit on the case grid (first channel's)
+    for map_name in task.map_names:
+        path = layout.map(case_id, map_name)
+        array, grid, found = _read(
+            layout, path, "missing-map", f"map {map_name!r} required by task {task.name}"
+        )
+        problems += found
+        if array is None:
+            continue
+        map_rel = layout.relative(path)
+        problems += _non_finite(map_rel, array)
+        if grid_for_maps is not None:
+            problems += _grid_problems(
+                map_rel, "map-grid", "map-grid", grid, grid_for_maps, "image"
+            )
+    return problems
+
+
+def _check_label_values(rel: str, label: np.ndarray, task: TaskSpec) -> list[Problem]:
+    allowed = task.label_values
+    if not np.issubdtype(label.dtype, np.integer):
+        if not np.all(np.isfinite(label)) or not np.array_equal(label, np.round(label)):
+            return [
+                Problem(rel, "label-value", "holds non-integer values; labels must be integers")
+            ]
+        label = label.astype(np.int64)
+    if label.size and int(label.min()) < 0:
+        values = np.unique(label)
+    else:
+        counts = np.bincount(label.ravel().astype(np.int64, copy=False))
+        values = np.flatnonzero(counts)
+    outside = [int(v) for v in values if int(v) not in allowed]
+    problems = []
+    if outside:
+        problems.append(
+            Problem(
+                rel,
+                "label-value",
+                f"value(s) {outside} not in the label map "
+                f"(0..{max(allowed)}: {', '.join(task.structure_names)})",
+            )
+        )
+    present = {int(v) for v in values}
+    empty = [name for name in task.required_labels or () if task.labels[name] not in present]
+    if empty:
+        problems.append(
+            Problem(rel, "empty-reference", f"required structure(s) {empty} have no voxel")
+        )
+    return problems
+
+
+# -- splits -----------------------------------------------------------------------------
+def _check_splits(
+    layout: Layout, task: TaskSpec, cases: pd.DataFrame, require: bool
+) -> list[Problem]:
+    try:
+        splits = read_splits(layout.root)
+    except ContractError as exc:
+        return [Problem(SPLITS_JSON, "splits-task", str(exc).split(": ", 1)[-1])]
+    if splits is None:
+        return (
+            [
+                Problem(
+                    SPLITS_JSON,
+                    "splits-missing",
+                    "missing; create it once with "
+                    f"`bench data split {layout.root} --task {task.name}`",
+                )
+            ]
+            if require
+            else []
+        )
+    return check_splits(splits, task, cases)
+
+
+def check_splits(splits: Splits, task: TaskSpec, cases: pd.DataFrame) -> list[Problem]:
+    """Problems of ``splits`` against the cases table (also used before writing new splits)."""
+
+    def bad(rule: str, message: str) -> Problem:
+        return Problem(SPLITS_JSON, rule, message)
+
+    if splits.task != task.name:
+        return [bad("splits-task", f"made for task {splits.task!r}, not {task.name!r}")]
+    subject_of = dict(zip(cases["case_id"], cases["subject_id"], strict=True))
+    problems = []
+    named = {c for f in splits.folds for c in (*f.train, *f.test)} | set(splits.external)
+    unknown = sorted(named - set(subject_of))
+    if unknown:
+        problems.append(
+            bad("unknown-case-in-splits", f"names case(s) not in {CASES_CSV}: {unknown[:10]}")
+        )
+    external_site = task.split.external_site
+    for case_id, site in zip(cases["case_id"], cases["site"], strict=True):
+        in_folds = any(case_id in f.test or case_id in f.train for f in splits.folds)
+        if external_site is not None and site == external_site:
+            if case_id not in splits.external:
+                problems.append(
+                    bad(
+                        "case-not-in-splits",
+                        f"case {case_id!r} (site {site}) is not in the external set",
+                    )
+                )
+        elif not in_folds:
+            problems.append(bad("case-not-in-splits", f"case {case_id!r} is in no fold"))
+    test_fold_of_subject: dict[str, int] = {}
+    for fold in splits.folds:
+        train_subjects = {subject_of.get(c) for c in fold.train}
+        for case_id in fold.test:
+            subject = subject_of.get(case_id)
+            if subject is None:
+                continue
+            if subject in train_subjects:
+                problems.append(
+                    bad(
+                        "train-test-overlap",
+                        f"fold {fold.index}: subject {subject!r} is in both train and test",
+                    )
+                )
+            first = test_fold_of_subject.setdefault(subject, fold.index)
+            if splits.kind == "kfold" and first != fold.index:
+                problems.append(
+                    bad(
+                        "subject-in-two-folds",
+                        f"subject {subject!r} is in the test sets of folds "
+                        f"{first} and {fold.index}",
+                    )
+                )
+    return sorted(set(problems))
