@@ -1,0 +1,96 @@
+"""Generate a task's phantom dataset once and cache it on disk under its fingerprint.
+
+The fingerprint is the sha256 of (task name and version, generator reference and
+version, profile parameters, seed): the same inputs always map to the same folder, and a
+change that alters the data changes the folder. Datasets are written all-or-nothing
+(`tasks.contract.write_dataset`), so an interrupted generation leaves no cache entry.
+
+Cache root: ``$MSKBENCH_CACHE`` if set, else ``~/.cache/mskbench``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.registry import load_reference
+from tasks.contract.fingerprint import json_sha256
+from tasks.contract.layout import ContractError, read_dataset_json
+from tasks.contract.writer import CaseArrays, write_dataset
+from tasks.spec import TaskSpec
+
+
+def cache_root() -> Path:
+    """Where phantoms (and other caches) live."""
+    return Path(os.environ.get("MSKBENCH_CACHE", Path.home() / ".cache" / "mskbench")).expanduser()
+
+
+def phantom_key(task: TaskSpec, profile: str, seed: int) -> dict[str, Any]:
+    """Everything that determines a phantom dataset's content."""
+    module_name = task.phantom.partition(":")[0]
+    version = getattr(importlib.import_module(module_name), "VERSION", 0)
+    phantom = task.profile(profile).phantom
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in phantom.items()}
+    return {
+        "task": task.name,
+        "task_version": task.version,
+        "generator": task.phantom,
+        "generator_version": version,
+        "profile": profile,
+        "params": params,
+        "seed": seed,
+    }
+
+
+def phantom_fingerprint(task: TaskSpec, profile: str, seed: int) -> str:
+    return json_sha256(phantom_key(task, profile, seed))
+
+
+def default_phantom_dir(task: TaskSpec, profile: str, seed: int) -> Path:
+    fingerprint = phantom_fingerprint(task, profile, seed)
+    return cache_root() / "phantoms" / f"{task.name}-{profile}-seed{seed}-{fingerprint[:12]}"
+
+
+def phantom_cases(task: TaskSpec, profile: str, seed: int) -> Iterator[CaseArrays]:
+    """The phantom's cases, generated lazily (nothing is written)."""
+    generator = load_reference(task.phantom)
+    return generator(**dict(task.profile(profile).phantom), seed=seed)
+
+
+def n_phantom_cases(task: TaskSpec, profile: str) -> int:
+    params = task.profile(profile).phantom
+    return int(params.get("n_scans", 0)) + int(params.get("n_external", 0))
+
+
+def prepare_phantom(
+    task: TaskSpec,
+    profile: str = "quick",
+    seed: int = 0,
+    out: str | Path | None = None,
+    on_case: Callable[[str], None] | None = None,
+) -> tuple[Path, bool]:
+    """Make sure the phantom for (task, profile, seed) exists; return ``(folder, created)``.
+
+    An existing folder is reused only if its dataset.json carries the same fingerprint;
+    any other non-empty folder is refused rather than overwritten.
+    """
+    fingerprint = phantom_fingerprint(task, profile, seed)
+    dest = Path(out) if out is not None else default_phantom_dir(task, profile, seed)
+    if dest.exists() and any(dest.iterdir()):
+        try:
+            stored = read_dataset_json(dest).get("mskbench", {}).get("phantom", {})
+        except ContractError:
+            stored = {}
+        if stored.get("fingerprint") == fingerprint:
+            return dest, False
+        raise ContractError(
+            f"{dest}: exists and is not the {task.name}/{profile}/seed {seed} phantom; "
+            "choose an empty --out folder"
+        )
+    meta = {"phantom": {**phantom_key(task, profile, seed), "fingerprint": fingerprint}}
+    cases = phantom_cases(task, profile, seed)
+    write_dataset(dest, task, cases, split_seed=seed, meta=meta, on_case=on_case)
+    return dest, True
