@@ -1,0 +1,224 @@
+"""Metadata of the four networks of seed 003 (Hostin 2023): torch-free, safe to import anywhere.
+
+`NETWORKS` maps a network name to a frozen `NetworkInfo`: its dimensionality, what it is,
+where it comes from, the hyper-parameters of each size, and the input-shape rule the
+training loop must respect. `bench list models` reads this module without importing torch;
+`baselines.networks.build_network` turns an entry into an ``nn.Module``.
+
+Conventions shared by every network:
+
+* input ``(N, in_channels, *spatial)``; output raw logits ``(N, num_classes, *spatial)``
+  (no softmax), same spatial size as the input;
+* 2D networks take axial slices, ``spatial = (H, W)``; the 3D network takes volumes in
+  array-axis order, ``spatial = (D, H, W)`` with ``D`` the slice axis;
+* every spatial size must be a multiple of `NetworkInfo.input_multiple`; for ``unet3d``
+  the slice axis is brought there by replicating end slices (the seed's 20 → 24 slices;
+  `harness.training.samples.pad_depth`), at training and at inference alike.
+
+Sizes: ``small`` runs the ``quick`` profile on a 2-core CPU (128 × 128 slices, 10 slices
+padded to 16); ``paper`` is the published architecture (seed: 320 × 320 × 20 → 24).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+from harness.registry import UnknownNameError
+
+SIZES = ("small", "paper")
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """What the harness must know about one network without building it.
+
+    ``hyper_parameters[size]`` holds the keyword arguments of ``builder`` for that size
+    (read-only). ``input_multiple`` applies to every spatial axis. ``builder`` is a lazy
+    ``"package.module:function"`` reference with signature
+    ``(in_channels: int, num_classes: int, **hyper_parameters) -> nn.Module``.
+    """
+
+    name: str
+    spatial_dims: Literal[2, 3]
+    description: str
+    citation: str
+    implementation: str
+    builder: str
+    input_multiple: int
+    hyper_parameters: Mapping[str, Mapping[str, Any]]
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if set(self.hyper_parameters) != set(SIZES):
+            raise ValueError(f"{self.name}: hyper_parameters must define sizes {SIZES}")
+        frozen = {size: MappingProxyType(dict(hp)) for size, hp in self.hyper_parameters.items()}
+        object.__setattr__(self, "hyper_parameters", MappingProxyType(frozen))
+
+    @property
+    def pads_depth(self) -> bool:
+        """True when the slice axis is padded by replication (3D network) before the call."""
+        return self.spatial_dims == 3
+
+
+_RONNEBERGER = "Ronneberger et al. 2015, U-Net, MICCAI, doi:10.1007/978-3-319-24574-4_28"
+_CICEK = "Çiçek et al. 2016, 3D U-Net, MICCAI, doi:10.1007/978-3-319-46723-8_49"
+_SEED = "as compared in Hostin et al. 2023, J Magn Reson Imaging, doi:10.1002/jmri.28708"
+
+NETWORKS: Mapping[str, NetworkInfo] = MappingProxyType(
+    {
+        "unet2d": NetworkInfo(
+            name="unet2d",
+            spatial_dims=2,
+            description=(
+                "2D U-Net on axial slices: per level two 3×3 conv-norm-ReLU, stride-2 conv "
+                "down, transposed-conv up, concatenated skips, 1×1 conv to logits."
+            ),
+            citation=f"{_RONNEBERGER}; {_SEED}",
+            implementation="monai.networks.nets.DynUNet (spatial_dims=2)",
+            builder="baselines.networks.unet:build_unet2d",
+            input_multiple=16,
+            hyper_parameters={
+                "small": {"channels": (16, 32, 64, 128, 256), "norm": "batch"},
+                "paper": {"channels": (64, 128, 256, 512, 1024), "norm": "batch"},
+            },
+            notes=(
+                "Paper size = Ronneberger's widths (the seed's Fig. 1 widths are not in its "
+                "text). Same MONAI implementation as unet3d so the 2D-vs-3D comparison "
+                "changes only the dimensionality, as the seed describes."
+            ),
+        ),
+        "unet3d": NetworkInfo(
+            name="unet3d",
+            spatial_dims=3,
+            description=(
+                "3D U-Net, four levels with 24/48/96/192 channels (seed), 3×3×3 "
+                "conv-norm-ReLU ×2 per level, three stride-2 downsamplings, symmetric decoder."
+            ),
+            citation=f"{_CICEK}; {_SEED}",
+            implementation="monai.networks.nets.DynUNet (spatial_dims=3)",
+            builder="baselines.networks.unet:build_unet3d",
+            input_multiple=8,
+            hyper_parameters={
+                "small": {"channels": (24, 48, 96, 192), "norm": "instance"},
+                "paper": {"channels": (24, 48, 96, 192), "norm": "instance"},
+            },
+            notes=(
+                "Slices padded by replicated end slices to a multiple of 8 "
+                "(harness.training.samples.pad_depth; seed: 20 → 24); in-plane sizes must be "
+                "multiples of 8 already. The seed's widths are small enough for the CPU, "
+                "so both sizes are the seed's network. Instance norm: batches of 1 volume."
+            ),
+        ),
+        "transunet": NetworkInfo(
+            name="transunet",
+            spatial_dims=2,
+            description=(
+                "TransUNet: ResNet-50-style CNN to 1/16, ViT encoder on 1/16 tokens (patch "
+                "size 1), cascaded upsampler ×2 ×4 with skips at 1/8, 1/4, 1/2."
+            ),
+            citation=(
+                "Chen et al. 2021, TransUNet, arXiv:2102.04306 (R50-ViT-B/16 hybrid); " + _SEED
+            ),
+            implementation=(
+                "timm ResNetV2 (StdConv + GroupNorm, non-pre-activation) + timm ViT Block; "
+                "assembly and decoder in baselines.networks.transunet"
+            ),
+            builder="baselines.networks.transunet:TransUNet",
+            input_multiple=16,
+            hyper_parameters={
+                "small": {
+                    "img_size": 128,
+                    "stem_channels": 32,
+                    "cnn_layers": (1, 1, 2),
+                    "cnn_channels": (64, 128, 256),
+                    "group_norm_groups": 8,
+                    "hidden_size": 192,
+                    "num_layers": 4,
+                    "num_heads": 3,
+                    "mlp_dim": 768,
+                    "dropout": 0.1,
+                    "head_channels": 128,
+                    "decoder_channels": (128, 64, 32, 16),
+                },
+                "paper": {
+                    "img_size": 320,
+                    "stem_channels": 64,
+                    "cnn_layers": (3, 4, 9),
+                    "cnn_channels": (256, 512, 1024),
+                    "group_norm_groups": 32,
+                    "hidden_size": 768,
+                    "num_layers": 12,
+                    "num_heads": 12,
+                    "mlp_dim": 3072,
+                    "dropout": 0.1,
+                    "head_channels": 512,
+                    "decoder_channels": (256, 128, 64, 16),
+                },
+            },
+            notes=(
+                "Learned position embeddings are sized for img_size // 16 tokens per side and "
+                "resampled (bicubic) for other input sizes. Paper size ≈ 105 M parameters."
+            ),
+        ),
+        "hrnet": NetworkInfo(
+            name="hrnet",
+            spatial_dims=2,
+            description=(
+                "HRNetV2: four parallel branches at 1/4, 1/8, 1/16, 1/32, all upsampled to "
+                "1/4 and concatenated, 1×1 conv-BN-ReLU, 1×1 conv to logits, bilinear ×4."
+            ),
+            citation=(
+                "Sun et al. 2019, High-Resolution Representations for Labeling Pixels and "
+                "Regions, arXiv:1904.04514 (HRNetV2); " + _SEED
+            ),
+            implementation=(
+                "timm hrnet_* (features_only, feature_location='', raw branch outputs); "
+                "HRNetV2 head in baselines.networks.hrnet"
+            ),
+            builder="baselines.networks.hrnet:HRNetV2",
+            input_multiple=32,
+            hyper_parameters={
+                "small": {"backbone": "hrnet_w18_small_v2"},
+                "paper": {"backbone": "hrnet_w48"},
+            },
+            notes=(
+                "Paper size = HRNetV2-W48, the segmentation reference model (65.8 M); the "
+                "seed does not state the width in its text. Override backbone='hrnet_w18' "
+                "for HRNetV2-W18."
+            ),
+        ),
+    }
+)
+
+
+def network_info(name: str) -> NetworkInfo:
+    """The catalog entry of ``name``; unknown names fail with the known ones listed."""
+    try:
+        return NETWORKS[name]
+    except KeyError:
+        raise UnknownNameError("network", name, sorted(NETWORKS)) from None
+
+
+def required_multiple(name: str) -> int:
+    """Every spatial input size of network ``name`` must be a multiple of this."""
+    return network_info(name).input_multiple
+
+
+def hyper_parameters(name: str, size: str = "small", **overrides: Any) -> dict[str, Any]:
+    """The builder keyword arguments of ``name`` at ``size``, with ``overrides`` applied.
+
+    Raises ``ValueError`` for an unknown size and ``TypeError`` for an override that is
+    not one of that network's hyper-parameters; both messages list the allowed values.
+    """
+    info = network_info(name)
+    if size not in SIZES:
+        raise ValueError(f"size {size!r} is not one of {SIZES}")
+    params = dict(info.hyper_parameters[size])
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        raise TypeError(f"{name}: unknown hyper-parameter(s) {unknown}; allowed: {sorted(params)}")
+    params.update(overrides)
+    return params
