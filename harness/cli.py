@@ -310,6 +310,259 @@ def data_stats(
     console.print(table)
 
 
+# -- models, runs, results ---------------------------------------------------------------
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB results file.")]
+DEFAULT_DB = Path("results/mskbench.duckdb")
+
+
+@list_app.command("models")
+def list_models(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show hyper-parameters and citations.")
+    ] = False,
+) -> None:
+    """List registered models (entry-point group mskbench.models) and the tasks they support."""
+    from harness.models import get_model_card, model_names
+
+    table = Table(title="mskbench models", show_lines=verbose)
+    for column in ("model", "tasks", "description") + (("hyper-parameters",) if verbose else ()):
+        table.add_column(column)
+    for name in model_names():
+        try:
+            card = get_model_card(name)
+        except Exception as exc:  # a broken plugin must not hide the others
+            table.add_row(name, "?", f"[red]cannot be loaded: {type(exc).__name__}: {exc}[/]")
+            continue
+        tasks = "any segmentation task" if "*" in card.tasks else ", ".join(card.tasks)
+        row = [name, tasks, card.description]
+        if verbose:
+            lines = [f"{k} = {v}" for k, v in {**card.hyperparameters, **card.details}.items()]
+            row.append("\n".join(lines + ([card.citation] if card.citation else [])))
+        table.add_row(*row)
+    console.print(table)
+
+
+def _parse_folds(folds: str | None) -> list[int] | None:
+    if folds is None:
+        return None
+    try:
+        return [int(f) for f in folds.split(",") if f.strip()]
+    except ValueError as exc:
+        raise _bad_input(
+            f"--folds {folds!r} must be comma-separated fold numbers, e.g. 0,1,2"
+        ) from exc
+
+
+@app.command("run")
+def run_command(
+    task: TaskOption,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="Model name (bench list models) or path/to/file.py:Class."
+        ),
+    ],
+    profile: ProfileOption = "quick",
+    folds: Annotated[
+        str | None, typer.Option("--folds", help="Comma-separated folds (default: the profile's).")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Training seed (weights, sampling, validation subjects).")
+    ] = 0,
+    device: Annotated[
+        str, typer.Option("--device", help="auto | cpu | cuda (auto: cuda when visible).")
+    ] = "auto",
+    db: DbOption = DEFAULT_DB,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Your dataset folder (default: the task's phantom)."),
+    ] = None,
+    data_seed: Annotated[
+        int, typer.Option("--data-seed", help="Seed of the phantom when --data is not given.")
+    ] = 0,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Skip folds this run already finished.")
+    ] = True,
+    max_epochs: Annotated[
+        int | None, typer.Option("--max-epochs", help="Override the profile's epoch budget.")
+    ] = None,
+    weights: Annotated[
+        Path | None, typer.Option("--weights", help="Local checkpoint to start from.")
+    ] = None,
+) -> None:
+    """Train and evaluate a model on a task: cross-validation, metrics, DuckDB results."""
+    from harness.runner import RunFailed, RunRequest, run
+    from harness.training.runtime import DEVICES
+    from tasks import PROFILES
+
+    _choice(profile, PROFILES, "--profile")
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise _bad_input(f"--device {device!r} is not one of: {', '.join(DEVICES)}")
+    if weights is not None and not weights.is_file():
+        raise _bad_input(f"{weights}: no such checkpoint file")
+    request = RunRequest(
+        task=task, model=model, profile=profile, seed=seed, folds=_parse_folds(folds), device=device, db=db,
+        data=data, data_seed=data_seed, resume=resume, max_epochs=max_epochs, weights=weights,
+    )  # fmt: skip
+    with bad_input_exits():
+        try:
+            with _RunProgress() as observer:
+                outcome = run(request, observer)
+        except (ValueError, RuntimeError) as exc:
+            if isinstance(exc, RunFailed):
+                err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
+                raise typer.Exit(1) from exc
+            raise _bad_input(str(exc)) from exc
+    skipped = f"; skipped finished folds {outcome.folds_skipped}" if outcome.folds_skipped else ""
+    console.print(
+        f"run [bold]{outcome.run_id}[/] finished folds {outcome.folds_run}{skipped} "
+        f"in {outcome.wall_time_s:.1f} s → {outcome.db}"
+    )
+    _print_summary(task, profile, db, "test", "table")
+
+
+class _RunProgress:
+    """Rich progress for `bench run`: folds, epochs of the current fold, predictions."""
+
+    def __enter__(self):
+        from harness.runner import RunObserver
+
+        progress = _progress()
+        outer = self
+
+        class Observer(RunObserver):
+            def run_started(self, run_id, folds, skipped):
+                outer.folds = progress.add_task(f"run {run_id}", total=len(folds))
+                if skipped:
+                    progress.console.print(f"resuming: folds {skipped} already finished")
+
+            def fold_started(self, fold, n_train, n_val, n_test, max_epochs):
+                progress.console.print(
+                    f"fold {fold}: {n_train} train / {n_val} validation / {n_test} test cases"
+                )
+                outer.epochs = progress.add_task(f"  fold {fold} epochs", total=max_epochs)
+
+            def epoch_finished(self, fold, report):
+                val = "-" if report.val_loss is None else f"{report.val_loss:.4f}"
+                progress.update(
+                    outer.epochs, completed=report.epoch,
+                    description=f"  fold {fold} epoch {report.epoch} loss {report.train_loss:.4f} val {val} "
+                    f"(best {report.best_epoch}, {report.images_per_s:.0f} img/s)",
+                )  # fmt: skip
+
+            def predicting(self, fold, n_cases):
+                progress.update(
+                    outer.epochs,
+                    total=progress.tasks[outer.epochs].completed or 1,
+                    completed=progress.tasks[outer.epochs].completed or 1,
+                )
+                outer.cases = progress.add_task(f"  fold {fold} predicting", total=n_cases)
+
+            def case_predicted(self, fold, case_id):
+                progress.advance(outer.cases)
+
+            def fold_finished(self, fold, record):
+                progress.advance(outer.folds)
+
+        self.progress = progress
+        progress.__enter__()
+        return Observer()
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+
+@app.command("score")
+def score_command(
+    task: TaskOption,
+    data: Annotated[Path, typer.Option("--data", help="Dataset folder the predictions are for.")],
+    predictions: Annotated[
+        Path, typer.Option("--predictions", help="Folder of <case_id>.nii.gz label maps.")
+    ],
+    name: Annotated[
+        str, typer.Option("--name", help="Name shown as the model on the leaderboard.")
+    ],
+    scores: Annotated[
+        Path | None, typer.Option("--scores", help="CSV of case scores: case_id,target,score.")
+    ] = None,
+    folds: Annotated[
+        str | None, typer.Option("--folds", help="Comma-separated folds to score (default: all).")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Score predictions made by any tool (nnU-Net, MONAI, in-house) into the results."""
+    from harness.scoring import score
+
+    with bad_input_exits():
+        outcome = score(task, data, predictions, name, db, _parse_folds(folds), scores)
+    console.print(
+        f"scored {name!r} as run [bold]{outcome.run_id}[/] (folds {outcome.folds_run}) → {db}"
+    )
+
+
+@app.command("results")
+def results_command(
+    task: TaskOption,
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Only this profile.")
+    ] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="test (cross-validation) or external (second site).")
+    ] = "test",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table | csv | json | markdown")
+    ] = "table",
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Per-model summary: mean ± SD, 95 % CI, absence and outlier rates, G20−/G20+."""
+    _choice(fmt, ("table", "csv", "json", "markdown"), "--format")
+    _choice(split, ("test", "external"), "--split")
+    if not db.is_file():
+        raise _bad_input(f"{db}: no results database (run `bench run` first or pass --db)")
+    with bad_input_exits():
+        _print_summary(task, profile, db, split, fmt)
+
+
+def _print_summary(task: str, profile: str | None, db: Path, split: str, fmt: str) -> None:
+    from harness.report import render
+    from harness.store import Store
+    from harness.summary import summarize_task
+
+    summary = summarize_task(Store(db), _task(task), profile=profile, split=split)
+    if not summary.attrs["runs"]:
+        console.print(
+            f"no finished runs of {task}" + (f" ({profile})" if profile else "") + f" in {db}"
+        )
+        return
+    text = render(summary, fmt, width=console.width)
+    if fmt == "table":
+        console.print(text, markup=False, highlight=False)
+    else:
+        print(text)
+
+
+@app.command("new-model")
+def new_model(
+    name: Annotated[
+        str, typer.Argument(help="Model name (lower_snake_case), as users will type it.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder in which to create the plugin package.")
+    ] = Path("."),
+) -> None:
+    """Write a ready-to-install model plugin package (entry point, model class, test)."""
+    from harness.plugin import new_plugin
+
+    try:
+        root = new_plugin(name, out)
+    except (ValueError, FileExistsError) as exc:
+        raise _bad_input(str(exc)) from exc
+    console.print(f"wrote plugin skeleton {root}")
+    console.print(
+        f"next: pip install -e {root} && bench list models && bench run --task nmd_thigh --model {name} --profile smoke"
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

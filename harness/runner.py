@@ -1,0 +1,313 @@
+"""The cross-validation runner behind ``bench run``.
+
+For each fold: hold out whole subjects of the training folds for validation, fit a fresh
+model, predict the held-out fold (and the external site, when the task has one), score
+every case with the metrics engine, write the predicted label maps, and store the fold in
+DuckDB in one transaction. A run is identified by its key — task, model configuration,
+profile, seed, data and split fingerprints — so running the same command again resumes
+at the first unfinished fold; a failing run is recorded as failed with its error and its
+finished folds stay.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.evaluation import attribute_rows, case_metric_rows
+from harness.models import (
+    CaseSet,
+    EpochReport,
+    FitContext,
+    FitReport,
+    ModelCard,
+    get_model_card,
+    hyperparameters_of,
+)
+from harness.provenance import git_commit, package_version, package_versions
+from harness.store import FoldRecord, RunRecord, Store
+from tasks import get_task
+from tasks.contract import Dataset, validation_subjects, write_image
+from tasks.phantoms import prepare_phantom
+from tasks.spec import TaskSpec
+
+log = logging.getLogger(__name__)
+DEFAULT_DB = Path("results/mskbench.duckdb")
+#: Network size per profile: the quick profile must run on a 2-core CPU.
+SIZE_OF_PROFILE = {"smoke": "small", "quick": "small", "paper": "paper"}
+
+
+@dataclass
+class RunRequest:
+    """Everything ``bench run`` was asked (defaults are the CLI's)."""
+
+    task: str
+    model: str
+    profile: str = "quick"
+    seed: int = 0
+    folds: list[int] | None = None
+    device: str = "auto"
+    db: Path = DEFAULT_DB
+    data: Path | None = None
+    data_seed: int = 0
+    resume: bool = True
+    max_epochs: int | None = None
+    weights: Path | None = None
+    size: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+class RunObserver:
+    """Callbacks for progress displays; every method is optional to override."""
+
+    def run_started(self, run_id: str, folds: list[int], skipped: list[int]) -> None: ...
+    def fold_started(
+        self, fold: int, n_train: int, n_val: int, n_test: int, max_epochs: int
+    ) -> None: ...
+    def epoch_finished(self, fold: int, report: EpochReport) -> None: ...
+    def predicting(self, fold: int, n_cases: int) -> None: ...
+    def case_predicted(self, fold: int, case_id: str) -> None: ...
+    def fold_finished(self, fold: int, record: FoldRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    folds_run: list[int]
+    folds_skipped: list[int]
+    wall_time_s: float
+    db: Path
+
+
+class RunFailed(RuntimeError):
+    """A run stopped by an error; the store holds it as failed with the error text."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def resolve_data(task: TaskSpec, request: RunRequest) -> Path:
+    """The dataset folder: ``--data`` or the task's phantom for the profile (prepared if needed)."""
+    if request.data is not None:
+        return Path(request.data)
+    root, _ = prepare_phantom(task, request.profile, request.data_seed)
+    return root
+
+
+def folds_to_run(task: TaskSpec, dataset: Dataset, request: RunRequest) -> list[int]:
+    available = [f.index for f in dataset.splits.folds]
+    wanted = request.folds if request.folds is not None else task.profile(request.profile).folds
+    wanted = list(available if wanted is None else wanted)
+    unknown = [f for f in wanted if f not in available]
+    if unknown:
+        raise ValueError(
+            f"folds {unknown} do not exist; {dataset.layout.splits_json} has folds {available}"
+        )
+    return wanted
+
+
+def run_record(
+    task: TaskSpec,
+    card: ModelCard,
+    request: RunRequest,
+    dataset: Dataset,
+    config: dict,
+    device: str,
+    device_name: str,
+    folds: list[int],
+) -> RunRecord:
+    from tasks.contract import json_sha256
+
+    key = {
+        "task": task.name,
+        "task_version": task.version,
+        "model": card.name,
+        "config": config,
+        "profile": request.profile,
+        "seed": request.seed,
+        "data": dataset.fingerprint,
+        "split": dataset.split_fingerprint,
+    }
+    return RunRecord(
+        run_key=json_sha256(key),
+        kind="trained",
+        task=task.name,
+        task_version=task.version,
+        model=card.name,
+        profile=request.profile,
+        seed=request.seed,
+        config=config,
+        data_fingerprint=dataset.fingerprint,
+        split_fingerprint=dataset.split_fingerprint,
+        data_root=str(dataset.root),
+        mskbench_version=package_version("mskbench") or "unknown",
+        git_commit=git_commit(),
+        packages=package_versions(),
+        device=device,
+        device_name=device_name,
+        folds_planned=folds,
+    )
+
+
+def write_prediction(root: Path, run_id: str, fold: int, case, label: np.ndarray) -> Path:
+    """Write a predicted label map on its case's grid; returns the path."""
+    path = root / run_id / f"fold{fold}" / f"{case.case_id}.nii.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_image(path, label.astype(np.uint8, copy=False), grid=case.grid)
+    return path
+
+
+class Runner:
+    """Runs one `RunRequest` (see the module docstring)."""
+
+    def __init__(self, request: RunRequest, observer: RunObserver | None = None) -> None:
+        self.request = request
+        self.observer = observer or RunObserver()
+        self.task = get_task(request.task)
+        self.card = get_model_card(request.model)
+        if not self.card.supports(self.task.name):
+            raise ValueError(
+                f"model {self.card.name!r} supports tasks {list(self.card.tasks)}, not {self.task.name!r}"
+            )
+        self.size = request.size or SIZE_OF_PROFILE[request.profile]
+        self.store = Store(request.db)
+        self.results_dir = Path(request.db).parent
+
+    def _config(self, model: Any) -> dict[str, Any]:
+        hyper = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in hyperparameters_of(model).items()
+        }
+        return {
+            "hyperparameters": hyper,
+            "size": self.size,
+            "max_epochs": self.request.max_epochs
+            or self.task.profile(self.request.profile).max_epochs,
+            "weights": str(self.request.weights) if self.request.weights else None,
+        }
+
+    def run(self) -> RunOutcome:
+        from harness.training.runtime import device_name, resolve_device
+
+        request, task = self.request, self.task
+        started = time.perf_counter()
+        device = resolve_device(request.device)
+        dataset = Dataset(resolve_data(task, request), task)
+        folds = folds_to_run(task, dataset, request)
+        config = self._config(self.card.create(**request.overrides))
+        record = run_record(
+            task, self.card, request, dataset, config, device, device_name(device), folds
+        )
+        run_id, finished = self.store.begin_run(record)
+        skipped = [f for f in folds if f in finished] if request.resume else []
+        todo = [f for f in folds if f not in skipped]
+        self.observer.run_started(run_id, todo, skipped)
+        throughput, peaks = [], []
+        try:
+            for fold in todo:
+                fold_record = self._run_fold(run_id, dataset, fold, device)
+                if fold_record.train_images_per_s is not None:
+                    throughput.append(fold_record.train_images_per_s)
+                if fold_record.peak_memory_mb is not None:
+                    peaks.append(fold_record.peak_memory_mb)
+        except BaseException as exc:
+            error = (
+                "interrupted"
+                if isinstance(exc, KeyboardInterrupt)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            log.error("run %s failed: %s\n%s", run_id, error, traceback.format_exc())
+            self.store.finish_run(
+                run_id, "failed", error=error, wall_time_s=time.perf_counter() - started
+            )
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise RunFailed(f"run {run_id} failed: {error}") from exc
+        wall = time.perf_counter() - started
+        self.store.finish_run(
+            run_id,
+            "finished",
+            wall_time_s=wall,
+            train_images_per_s=float(np.mean(throughput)) if throughput else None,
+            peak_memory_mb=max(peaks) if peaks else None,
+        )
+        return RunOutcome(run_id, todo, skipped, wall, Path(request.db))
+
+    def _run_fold(self, run_id: str, dataset: Dataset, fold: int, device: str) -> FoldRecord:
+        request, task = self.request, self.task
+        started_at, started = _now(), time.perf_counter()
+        split = dataset.fold(fold)
+        val_ids = validation_subjects(
+            list(split.train), dataset.subjects, task.split.val_fraction, request.seed * 1000 + fold
+        )
+        train_ids = [c for c in split.train if c not in set(val_ids)]
+        ctx = FitContext(
+            task=task,
+            profile=task.profile(request.profile),
+            device=device,
+            seed=request.seed * 1000 + fold,
+            work_dir=self.results_dir / "work" / run_id / f"fold{fold}",
+            size=self.size,
+            weights=request.weights,
+            max_epochs=request.max_epochs,
+            on_epoch=lambda report: self.observer.epoch_finished(fold, report),
+        )
+        self.observer.fold_started(fold, len(train_ids), len(val_ids), len(split.test), ctx.epochs)
+        model = self.card.create(**request.overrides)
+        report = (
+            model.fit(CaseSet(dataset, train_ids), CaseSet(dataset, val_ids), ctx) or FitReport()
+        )
+        cases = [(c, "test") for c in split.test] + [
+            (c, "external") for c in dataset.splits.external
+        ]
+        self.observer.predicting(fold, len(cases))
+        metrics, attributes, predictions = [], [], []
+        for case_id, role in cases:
+            case = dataset.load(case_id)
+            prediction = model.predict(case, ctx)
+            rows = case_metric_rows(task, case, prediction.label, role)
+            metrics.append(rows)
+            attributes.append(attribute_rows(task, case, rows))
+            path = write_prediction(
+                self.results_dir / "predictions", run_id, fold, case, prediction.label
+            )
+            predictions.append({"case_id": case_id, "split": role, "path": str(path.resolve())})
+            self.observer.case_predicted(fold, case_id)
+        record = FoldRecord(
+            fold=fold,
+            started_at=started_at,
+            finished_at=_now(),
+            wall_time_s=time.perf_counter() - started,
+            train_images_per_s=report.train_images_per_s,
+            peak_memory_mb=report.peak_memory_mb,
+            epochs=report.epochs,
+            best_epoch=report.best_epoch,
+            n_train=len(train_ids),
+            n_val=len(val_ids),
+            n_test=len(split.test),
+        )
+        self.store.write_fold(
+            run_id,
+            record,
+            pd.concat(metrics, ignore_index=True),
+            predictions=pd.DataFrame(predictions),
+            attributes=pd.concat(attributes, ignore_index=True).drop_duplicates(
+                ["case_id", "structure", "attribute"]
+            ),
+            data_fingerprint=dataset.fingerprint,
+        )
+        self.observer.fold_finished(fold, record)
+        return record
+
+
+def run(request: RunRequest, observer: RunObserver | None = None) -> RunOutcome:
+    """Run ``request``; see `Runner`."""
+    return Runner(request, observer).run()

@@ -1,0 +1,320 @@
+"""``bench score``: score a folder of predictions made by any tool, without model code.
+
+``<predictions>/<case_id><ending>`` holds one predicted label map per case (any ending of
+`tasks.contract.FILE_ENDINGS`), on the case's image grid, with the task's label values.
+Cases scored: the test cases of the chosen folds (default: all) and the external set.
+Everything is validated first — every problem reported, naming the file and the rule —
+and nothing is written for a rejected submission. A valid one is stored like a trained
+run (kind ``scored``), one transaction per fold, so it sits on the leaderboard beside
+the trained models.
+
+Rules: ``missing-prediction`` (an evaluated case without a file), ``unreadable``,
+``prediction-grid`` (shape or spacing differs from the reference), ``label-value`` (a
+value outside the label map, or non-integer), ``non-finite`` (NaN/inf), ``unknown-case``
+(a file naming no case of the dataset), and for ``--scores`` CSVs ``scores-csv``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.evaluation import attribute_rows, case_metric_rows
+from harness.provenance import git_commit, package_version, package_versions
+from harness.runner import RunOutcome, _now
+from harness.store import FoldRecord, RunRecord, Store
+from tasks import get_task
+from tasks.contract import (
+    Dataset,
+    Problem,
+    ValidationError,
+    data_fingerprint,
+    json_sha256,
+    read_grid,
+    read_image,
+)
+from tasks.contract.imageio import FILE_ENDINGS, strip_ending
+from tasks.spec import TaskSpec
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated submission: prediction file per evaluated case, by fold."""
+
+    files: dict[str, Path]
+    cases_by_fold: dict[int, list[tuple[str, str]]]  # fold → [(case_id, split)]
+    scores: pd.DataFrame | None = None  # case_id, target, score
+
+
+SCORE_COLUMNS = ("case_id", "target", "score")
+
+
+def validate_scores(
+    task: TaskSpec, dataset: Dataset, path: Path
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read a CSV of case-level scores (``case_id, target, score``) and list its problems."""
+
+    def bad(message: str) -> list[Problem]:
+        return [Problem(path.name, "scores-csv", message)]
+
+    if not task.targets:
+        return None, bad(f"task {task.name} has no classification targets to score")
+    try:
+        table = pd.read_csv(path, dtype={"case_id": str, "target": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        return None, bad(f"unreadable as CSV ({exc})")
+    missing = [c for c in SCORE_COLUMNS if c not in table.columns]
+    if missing:
+        return None, bad(f"missing column(s) {missing}; required: {list(SCORE_COLUMNS)}")
+    problems = []
+    unknown = sorted(set(table.case_id) - set(dataset.case_ids))
+    if unknown:
+        problems += bad(f"unknown case(s) {unknown[:10]}")
+    targets = sorted(set(table.target) - set(task.targets))
+    if targets:
+        problems += bad(f"target(s) {targets} are not the task's {list(task.targets)}")
+    scores = pd.to_numeric(table.score, errors="coerce")
+    if scores.isna().any() or not np.isfinite(scores).all():
+        problems += bad(
+            f"{int((~np.isfinite(scores.fillna(np.nan))).sum())} score(s) are missing, NaN or not numbers"
+        )
+    return table.assign(score=scores), problems
+
+
+def _prediction_files(folder: Path) -> dict[str, Path]:
+    files = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name.endswith(FILE_ENDINGS):
+            files[strip_ending(path.name)] = path
+    return files
+
+
+def evaluated_cases(dataset: Dataset, folds: list[int] | None) -> dict[int, list[tuple[str, str]]]:
+    """Cases to score by fold: each fold's test cases; the external set with the first fold."""
+    chosen = [f for f in dataset.splits.folds if folds is None or f.index in folds]
+    out = {f.index: [(c, "test") for c in f.test] for f in chosen}
+    if chosen and dataset.splits.external:
+        out[chosen[0].index] += [(c, "external") for c in dataset.splits.external]
+    return out
+
+
+def validate_submission(
+    task: TaskSpec,
+    dataset: Dataset,
+    folder: Path,
+    folds: list[int] | None,
+    scores_csv: Path | None = None,
+) -> Submission:
+    """Check every prediction before anything is written; raises `ValidationError`."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such predictions folder")
+    files = _prediction_files(folder)
+    cases_by_fold = evaluated_cases(dataset, folds)
+    problems: list[Problem] = []
+    known = set(dataset.case_ids)
+    problems += [
+        Problem(
+            path.name,
+            "unknown-case",
+            f"names case {case_id!r}, which is not in {dataset.layout.cases_csv}",
+        )
+        for case_id, path in files.items()
+        if case_id not in known
+    ]
+    allowed = set(task.label_values)
+    for case_id, _ in (c for cases in cases_by_fold.values() for c in cases):
+        path = files.get(case_id)
+        if path is None:
+            problems.append(
+                Problem(
+                    f"{case_id}.nii.gz",
+                    "missing-prediction",
+                    f"case {case_id!r} is evaluated but has no prediction file",
+                )
+            )
+            continue
+        problems += _check_prediction(path, dataset.layout.label(case_id), allowed, task)
+    scores = None
+    if scores_csv is not None:
+        scores, score_problems = validate_scores(task, dataset, Path(scores_csv))
+        problems += score_problems
+    if problems:
+        raise ValidationError(folder, problems)
+    return Submission({c: p for c, p in files.items() if c in known}, cases_by_fold, scores)
+
+
+def _check_prediction(
+    path: Path, reference: Path, allowed: set[int], task: TaskSpec
+) -> list[Problem]:
+    try:
+        array, grid = read_image(path, dtype=None)
+    except (OSError, RuntimeError) as exc:
+        return [Problem(path.name, "unreadable", f"cannot be read as an image ({str(exc)[:160]})")]
+    expected = read_grid(reference)
+    if not grid.same_shape(expected):
+        return [
+            Problem(
+                path.name,
+                "prediction-grid",
+                f"shape {grid.shape} differs from the reference shape {expected.shape}",
+            )
+        ]
+    if not grid.same_spacing(expected):
+        return [
+            Problem(
+                path.name,
+                "prediction-grid",
+                f"spacing {grid.spacing} mm differs from the reference spacing {expected.spacing} mm",
+            )
+        ]
+    if not np.issubdtype(array.dtype, np.integer):
+        if not np.all(np.isfinite(array)):
+            return [
+                Problem(
+                    path.name,
+                    "non-finite",
+                    f"{int((~np.isfinite(array)).sum())} voxel(s) are NaN or infinite",
+                )
+            ]
+        if not np.array_equal(array, np.round(array)):
+            return [
+                Problem(
+                    path.name,
+                    "label-value",
+                    "holds non-integer values; predictions must be label maps",
+                )
+            ]
+    outside = sorted({int(v) for v in np.unique(array)} - allowed)
+    if outside:
+        return [
+            Problem(
+                path.name,
+                "label-value",
+                f"value(s) {outside} not in the label map (0..{max(allowed)}: {', '.join(task.structure_names)})",
+            )
+        ]
+    return []
+
+
+def score(
+    task_name: str,
+    data: Path,
+    predictions: Path,
+    name: str,
+    db: Path,
+    folds: list[int] | None = None,
+    scores_csv: Path | None = None,
+) -> RunOutcome:
+    """Validate and score a predictions folder into the store (see the module docstring)."""
+    started = time.perf_counter()
+    task = get_task(task_name)
+    dataset = Dataset(data, task)
+    submission = validate_submission(task, dataset, Path(predictions), folds, scores_csv)
+    profile = dataset.dataset_json.get("mskbench", {}).get("phantom", {}).get("profile", "custom")
+    prediction_fp = data_fingerprint(Path(predictions))
+    record = RunRecord(
+        run_key=json_sha256(
+            {
+                "task": task.name,
+                "model": name,
+                "predictions": prediction_fp,
+                "data": dataset.fingerprint,
+                "split": dataset.split_fingerprint,
+            }
+        ),
+        kind="scored",
+        task=task.name,
+        task_version=task.version,
+        model=name,
+        profile=profile,
+        seed=0,
+        config={
+            "predictions": str(Path(predictions).resolve()),
+            "predictions_fingerprint": prediction_fp,
+        },
+        data_fingerprint=dataset.fingerprint,
+        split_fingerprint=dataset.split_fingerprint,
+        data_root=str(dataset.root),
+        mskbench_version=package_version("mskbench") or "unknown",
+        git_commit=git_commit(),
+        packages=package_versions(),
+        device="none",
+        device_name="scored predictions",
+        folds_planned=sorted(submission.cases_by_fold),
+    )
+    store = Store(db)
+    run_id, finished = store.begin_run(record)
+    for fold, cases in submission.cases_by_fold.items():
+        if fold in finished:
+            continue
+        fold_started, t0 = _now(), time.perf_counter()
+        metrics, attributes, paths = [], [], []
+        for case_id, role in cases:
+            case = dataset.load(case_id)
+            label, _ = read_image(submission.files[case_id], dtype=None)
+            rows = case_metric_rows(task, case, label.astype(np.uint8), role)
+            metrics.append(rows)
+            attributes.append(attribute_rows(task, case, rows))
+            paths.append(
+                {
+                    "case_id": case_id,
+                    "split": role,
+                    "path": str(submission.files[case_id].resolve()),
+                }
+            )
+        n_test = sum(1 for _, role in cases if role == "test")
+        record_fold = FoldRecord(
+            fold,
+            fold_started,
+            _now(),
+            time.perf_counter() - t0,
+            None,
+            None,
+            None,
+            None,
+            0,
+            0,
+            n_test,
+        )
+        store.write_fold(
+            run_id,
+            record_fold,
+            pd.concat(metrics, ignore_index=True),
+            scores=_fold_scores(submission.scores, dataset, cases),
+            predictions=pd.DataFrame(paths),
+            attributes=pd.concat(attributes, ignore_index=True).drop_duplicates(
+                ["case_id", "structure", "attribute"]
+            ),
+            data_fingerprint=dataset.fingerprint,
+        )
+    wall = time.perf_counter() - started
+    store.finish_run(run_id, "finished", wall_time_s=wall)
+    done = sorted(submission.cases_by_fold)
+    return RunOutcome(
+        run_id,
+        [f for f in done if f not in finished],
+        [f for f in done if f in finished],
+        wall,
+        Path(db),
+    )
+
+
+def _fold_scores(
+    scores: pd.DataFrame | None, dataset: Dataset, cases: list[tuple[str, str]]
+) -> pd.DataFrame | None:
+    """Score rows of one fold's cases, with the reference label from cases.csv when present."""
+    if scores is None:
+        return None
+    split_of = dict(cases)
+    rows = scores[scores.case_id.isin(split_of)].copy()
+    rows.insert(1, "split", rows.case_id.map(split_of))
+    labels = dataset.cases.set_index("case_id")
+    rows["label"] = [
+        int(labels.at[c, t]) if t in labels.columns else None
+        for c, t in zip(rows.case_id, rows.target, strict=True)
+    ]
+    return rows[["case_id", "split", "target", "score", "label"]]
