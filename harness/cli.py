@@ -563,6 +563,19 @@ def new_model(
     )
 
 
+@app.command("leaderboard")
+def leaderboard_command(
+    db: DbOption = DEFAULT_DB,
+    port: Annotated[int, typer.Option("--port", help="Local port of the Streamlit server.")] = 8501,
+) -> None:
+    """Open the Streamlit leaderboard on the results database (read-only)."""
+    from leaderboard.launch import launch
+
+    if not db.is_file():
+        raise _bad_input(f"{db}: no results database (run `bench run` first or pass --db)")
+    raise typer.Exit(launch(db, port))
+
+
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
