@@ -18,14 +18,10 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
-# The main job available so far: make the thigh phantom (quick profile), check it
-# against the data contract, print its muscle statistics and draw one case.
+# The product's main job: cross-validate U-Net 2D on the thigh phantom (quick profile,
+# three folds on the CPU) and print the per-model summary.
 run: $(STAMP)
-	$(BIN)/bench list tasks
-	$(BIN)/bench data prepare --task nmd_thigh --profile quick --out data/nmd_thigh-quick
-	$(BIN)/bench data validate data/nmd_thigh-quick --task nmd_thigh
-	$(BIN)/bench data stats data/nmd_thigh-quick
-	$(BIN)/bench data show data/nmd_thigh-quick --case s001v1 --out results/nmd_thigh-s001v1.png
+	$(BIN)/bench run --task nmd_thigh --model unet2d --profile quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -444,11 +444,13 @@ class _RunProgress:
 
             def epoch_finished(self, fold, report):
                 val = "-" if report.val_loss is None else f"{report.val_loss:.4f}"
-                progress.update(
-                    outer.epochs, completed=report.epoch,
-                    description=f"  fold {fold} epoch {report.epoch} loss {report.train_loss:.4f} val {val} "
-                    f"(best {report.best_epoch}, {report.images_per_s:.0f} img/s)",
-                )  # fmt: skip
+                line = (
+                    f"  fold {fold} epoch {report.epoch} loss {report.train_loss:.4f} val {val} "
+                    f"(best {report.best_epoch}, {report.images_per_s:.0f} img/s)"
+                )
+                progress.update(outer.epochs, completed=report.epoch, description=line)
+                if not progress.console.is_terminal:  # logs get one line per epoch
+                    progress.console.print(line, markup=False, highlight=False)
 
             def predicting(self, fold, n_cases):
                 progress.update(

@@ -1,0 +1,156 @@
+"""Reproduce seed 003 (Hostin 2023) on the NMD phantom: Table 1, Table 2 and costs.
+
+Runs the four networks (unet2d, unet3d, transunet, hrnet) on nmd_thigh and nmd_leg with
+`bench run`'s runner (finished folds are skipped, so the script can be re-run after an
+interruption), then prints, in markdown:
+
+- Table 1 per task: DSC, ΔFF, ΔMTR, ΔT2, ΔV, absence rate, outlier rate per network, with
+  the seed's published numbers beside ours (labelled *published, other data*);
+- Table 2: DSC, ΔFF, ΔMTR, ΔT2, ΔV for G20− vs G20+ with the test the seed used
+  (Shapiro–Wilk → t-test or Wilcoxon/Mann–Whitney) and its p, for every network, thigh
+  and leg pooled as in the seed;
+- per network and task: wall time, training images/s, peak memory, device.
+
+    python benchmarks/reproduce_seed003.py --profile quick --db results/seed003-quick.duckdb
+    python benchmarks/reproduce_seed003.py --skip-runs ...   # tables only
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.report import format_p, metric_header, table1
+from harness.runner import RunRequest, run
+from harness.stats import compare_groups
+from harness.store import Store
+from harness.store.queries import metric_rows
+from harness.summary import select_runs, summarize_task
+from tasks import get_task
+
+NETWORKS = ("unet2d", "unet3d", "transunet", "hrnet")
+TASKS = ("nmd_thigh", "nmd_leg")
+G20_METRICS = ["dice", "ff_delta", "mtr_delta", "t2_delta", "volume_delta_cm3"]
+TABLE1_METRICS = [*G20_METRICS, "absence_rate", "outlier_rate"]
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False)
+
+
+def run_all(tasks, networks, profile: str, db: Path, device: str) -> None:
+    for task in tasks:
+        for network in networks:
+            start = time.perf_counter()
+            print(f"== {task} / {network} ({profile})", file=sys.stderr, flush=True)
+            outcome = run(
+                RunRequest(task=task, model=network, profile=profile, db=db, device=device)
+            )
+            print(
+                f"   run {outcome.run_id}: folds {outcome.folds_run} run, {outcome.folds_skipped} skipped, "
+                f"{time.perf_counter() - start:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def pooled_g20(store: Store, profile: str) -> pd.DataFrame:
+    """Seed Table 2: muscles of thigh and leg pooled, G20− vs G20+ per network.
+
+    Missing biomarker errors (a muscle the network missed) are left out and counted, as in
+    the summaries; the test is `harness.stats.compare_groups` (Shapiro–Wilk on each group →
+    Welch t or Mann–Whitney U; the seed names "Student's t-tests or Wilcoxon")."""
+    threshold = get_task(TASKS[0]).strata[0].threshold
+    runs = store.runs()
+    rows = []
+    for task in TASKS:
+        selected = select_runs(runs[runs["task"] == task], get_task(task), profile).runs
+        frame = metric_rows(
+            store, selected["run_id"].tolist(), "test", TABLE1_METRICS, attributes=["ff_ref"]
+        )
+        rows.append(frame.merge(selected[["run_id", "model"]], on="run_id"))
+    rows = pd.concat(rows, ignore_index=True)
+    rows["stratum"] = (rows["attribute_0"] >= threshold).map({False: "G20-", True: "G20+"})
+    out = []
+    for (model, metric), group in rows.groupby(["model", "metric"], sort=False):
+        values = {s: group.loc[group["stratum"] == s, "value"] for s in ("G20-", "G20+")}
+        finite = {s: v[np.isfinite(v)] for s, v in values.items()}
+        cells = {
+            s: f"{v.mean():.3f} ± {v.std(ddof=1):.3f} (n={v.size})" if v.size > 1 else f"n={v.size}"
+            for s, v in finite.items()
+        }
+        excluded = sum(int((~np.isfinite(v)).sum()) for v in values.values())
+        try:
+            result = compare_groups(finite["G20-"], finite["G20+"])
+            test, p = result.test, format_p(result.p_value)
+        except ValueError as exc:  # too few muscles in a stratum (e.g. the smoke profile)
+            test, p = f"not tested: {exc}", "–"
+        out.append({"Network": model, "Metric": metric_header(metric), **cells, "Test": test,
+                    "p": p, "missing (left out)": excluded})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def costs(store: Store, profile: str) -> pd.DataFrame:
+    runs = store.runs()
+    runs = runs[
+        (runs["profile"] == profile) & (runs["status"] == "finished") & (runs["kind"] == "trained")
+    ]
+    runs = runs.sort_values("finished_at").groupby(["task", "model"]).tail(1)
+    return pd.DataFrame(
+        {
+            "Task": runs["task"],
+            "Network": runs["model"],
+            "Folds": runs["folds_finished"].map(len),
+            "Wall time (min)": (runs["wall_time_s"] / 60).round(1),
+            "Train images/s": runs["train_images_per_s"].round(1),
+            "Peak memory (MB)": runs["peak_memory_mb"].round(0),
+            "Device": runs["device_name"],
+        }
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--db", type=Path, default=Path("results/seed003-quick.duckdb"))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--networks", default=",".join(NETWORKS))
+    parser.add_argument("--skip-runs", action="store_true", help="only print the tables")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    tasks, networks = args.tasks.split(","), args.networks.split(",")
+    if not args.skip_runs:
+        run_all(tasks, networks, args.profile, args.db, args.device)
+    store = Store(args.db)
+    for task in tasks:
+        summary = summarize_task(
+            store, get_task(task), profile=args.profile, metrics=TABLE1_METRICS
+        )
+        print(
+            f"\n### Table 1 — {task} ({args.profile} profile; published rows: seed 003, other data)\n"
+        )
+        print(markdown(table1(summary)))
+    print(f"\n### Table 2 — G20− vs G20+, thigh and leg muscles pooled ({args.profile} profile)\n")
+    print(markdown(pooled_g20(store, args.profile)))
+    published = [p for p in get_task(TASKS[0]).published if p.group in ("G20-", "G20+")]
+    print(
+        "\nSeed 003 Table 2 (HRNet, published, other data): "
+        + "; ".join(
+            f"{p.metric} {p.group} {p.value} ± {p.sd} (p={p.p_value:.2e})" for p in published
+        )
+    )
+    print(f"\n### Cost per network ({args.profile} profile)\n")
+    print(markdown(costs(store, args.profile)))
+
+
+if __name__ == "__main__":
+    main()
