@@ -12,6 +12,7 @@ interruption), then prints, in markdown:
 - per network and task: wall time, training images/s, peak memory, device.
 
     python benchmarks/reproduce_seed003.py --profile quick --db results/seed003-quick.duckdb
+    python benchmarks/reproduce_seed003.py --folds 0 ...     # one fold per network (CPU budget)
     python benchmarks/reproduce_seed003.py --skip-runs ...   # tables only
 """
 
@@ -44,13 +45,15 @@ def markdown(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False)
 
 
-def run_all(tasks, networks, profile: str, db: Path, device: str) -> None:
+def run_all(tasks, networks, profile: str, db: Path, device: str, folds: list[int] | None) -> None:
     for task in tasks:
         for network in networks:
             start = time.perf_counter()
             print(f"== {task} / {network} ({profile})", file=sys.stderr, flush=True)
             outcome = run(
-                RunRequest(task=task, model=network, profile=profile, db=db, device=device)
+                RunRequest(
+                    task=task, model=network, profile=profile, db=db, device=device, folds=folds
+                )
             )
             print(
                 f"   run {outcome.run_id}: folds {outcome.folds_run} run, {outcome.folds_skipped} skipped, "
@@ -124,12 +127,16 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--networks", default=",".join(NETWORKS))
+    parser.add_argument(
+        "--folds", default=None, help="comma-separated folds (default: the profile's)"
+    )
     parser.add_argument("--skip-runs", action="store_true", help="only print the tables")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     tasks, networks = args.tasks.split(","), args.networks.split(",")
     if not args.skip_runs:
-        run_all(tasks, networks, args.profile, args.db, args.device)
+        folds = [int(f) for f in args.folds.split(",")] if args.folds else None
+        run_all(tasks, networks, args.profile, args.db, args.device, folds)
     store = Store(args.db)
     for task in tasks:
         summary = summarize_task(
