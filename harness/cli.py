@@ -21,6 +21,8 @@ from harness.registry import UnknownNameError
 
 EXIT_BAD_INPUT = 2
 console = Console(soft_wrap=True)
+# Tables go to logs when stdout is not a terminal; 80 columns would fold every cell.
+LOG_WIDTH = 200
 err_console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -514,6 +516,13 @@ def results_command(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="table | csv | json | markdown")
     ] = "table",
+    tables: Annotated[
+        bool,
+        typer.Option(
+            "--tables",
+            help="The task's own tables in its paper's shapes, published numbers beside ours.",
+        ),
+    ] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Per-model summary: mean ± SD, 95 % CI, absence and outlier rates, G20−/G20+."""
@@ -522,7 +531,35 @@ def results_command(
     if not db.is_file():
         raise _bad_input(f"{db}: no results database (run `bench run` first or pass --db)")
     with bad_input_exits():
-        _print_summary(task, profile, db, split, fmt)
+        if tables:
+            _print_paper_tables(task, profile, db, split, fmt)
+        else:
+            _print_summary(task, profile, db, split, fmt)
+
+
+def _print_paper_tables(task: str, profile: str | None, db: Path, split: str, fmt: str) -> None:
+    from harness.report import paper_tables, render_tables
+    from harness.store import Store
+
+    spec = _task(task)
+    if spec.tables is None:
+        raise _bad_input(f"task {task} has no paper tables; leave out --tables for its summary")
+    found = paper_tables(Store(db), spec, profile=profile, split=split)
+    if not found:
+        console.print(
+            f"no finished runs of {task}" + (f" ({profile})" if profile else "") + f" in {db}"
+        )
+        return
+    text = render_tables(found, fmt, width=_table_width())
+    if fmt == "table":
+        console.print(text, markup=False, highlight=False)
+    else:
+        print(text)
+
+
+def _table_width() -> int:
+    """The terminal's width, or `LOG_WIDTH` when output goes to a file or pipe."""
+    return console.width if console.is_terminal else LOG_WIDTH
 
 
 def _print_summary(task: str, profile: str | None, db: Path, split: str, fmt: str) -> None:
@@ -536,7 +573,7 @@ def _print_summary(task: str, profile: str | None, db: Path, split: str, fmt: st
             f"no finished runs of {task}" + (f" ({profile})" if profile else "") + f" in {db}"
         )
         return
-    text = render(summary, fmt, width=console.width)
+    text = render(summary, fmt, width=_table_width())
     if fmt == "table":
         console.print(text, markup=False, highlight=False)
     else:

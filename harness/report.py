@@ -1,6 +1,9 @@
 """Presentation of `harness.summary.summarize_task` frames: the seed's Table 1 (models ×
 metrics, "mean ± SD") and Table 2 (stratum vs stratum with the test's p-value) shapes, and
 `render` to the formats of ``bench results``: a rich text table, CSV, JSON or Markdown.
+A task's own tables in its paper's shapes (``TaskSpec.tables``, e.g. seed 002's Tables
+2–5) come from `paper_tables` and are rendered by `render_tables` (``bench results
+--tables``).
 
 The primary metric comes first; headers carry the unit and the direction (↑ higher is
 better, ↓ lower is better, →0 a signed error whose ideal is zero). Fractions are shown
@@ -19,6 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.metrics import metric_info
+from harness.registry import load_reference
+from harness.store import Store
+from tasks.spec import TaskSpec
 
 Format = Literal["table", "csv", "json", "markdown"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json", "markdown")
@@ -255,4 +261,37 @@ def render(summary: pd.DataFrame, fmt: Format, width: int = 160) -> str:
         return summary.to_csv(index=False)
     if fmt == "json":
         return _render_json(summary)
+    raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+
+
+def paper_tables(
+    store: Store, task: TaskSpec, profile: str | None = None, split: str = "test"
+) -> dict[str, pd.DataFrame]:
+    """The task's tables in its paper's shapes, published numbers beside ours, keyed by
+    title: ``TaskSpec.tables`` called as ``tables(store, task, profile, split)``. Raises
+    ``ValueError`` for a task that declares none."""
+    if task.tables is None:
+        raise ValueError(f"task {task.name} has no paper tables (TaskSpec.tables is not set)")
+    return load_reference(task.tables)(store, task, profile, split)
+
+
+def render_tables(tables: dict[str, pd.DataFrame], fmt: Format, width: int = 160) -> str:
+    """`paper_tables` output as text: ``table`` (plain text ``width`` wide), ``markdown``
+    (a heading and a pipe table each), ``csv`` (each table after a ``# title`` line) or
+    ``json`` (title → list of records)."""
+    if fmt == "table":
+        console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
+        for title, frame in tables.items():
+            console.print(_rich_table(frame, title))
+        return console.file.getvalue()
+    if fmt == "markdown":
+        return "".join(
+            f"### {title}\n\n{frame.to_markdown(index=False, disable_numparse=True)}\n\n"
+            for title, frame in tables.items()
+        )
+    if fmt == "csv":
+        return "".join(f"# {title}\n{frame.to_csv(index=False)}" for title, frame in tables.items())
+    if fmt == "json":
+        document = {title: frame.to_dict(orient="records") for title, frame in tables.items()}
+        return json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n"
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")

@@ -2,7 +2,8 @@
 
 For each fold: hold out whole subjects of the training folds for validation, fit a fresh
 model, predict the held-out fold (and the external site, when the task has one), score
-every case with the metrics engine, write the predicted label maps, and store the fold in
+every case with the metrics engine, write the predicted label maps (and masks, as
+``<case>_<mask>.nii.gz`` — the layout `bench score` reads), and store the fold in
 DuckDB in one transaction. A run is identified by its key — task, model configuration,
 profile, seed, data and split fingerprints — so running the same command again resumes
 at the first unfinished fold; a failing run is recorded as failed with its error and its
@@ -29,6 +30,7 @@ from harness.models import (
     FitContext,
     FitReport,
     ModelCard,
+    Prediction,
     get_model_card,
     hyperparameters_of,
 )
@@ -158,12 +160,24 @@ def run_record(
     )
 
 
-def write_prediction(root: Path, run_id: str, fold: int, case, label: np.ndarray) -> Path:
-    """Write a predicted label map on its case's grid; returns the path."""
-    path = root / run_id / f"fold{fold}" / f"{case.case_id}.nii.gz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_image(path, label.astype(np.uint8, copy=False), grid=case.grid)
-    return path
+def write_prediction(
+    root: Path, run_id: str, fold: int, case, prediction: Prediction | np.ndarray
+) -> Path:
+    """Write a prediction on its case's grid: the label map as ``<case>.nii.gz`` and each
+    mask as ``<case>_<mask>.nii.gz`` (0/1). Returns the label map's path, or the first
+    mask's when the prediction has no label map."""
+    if not isinstance(prediction, Prediction):
+        prediction = Prediction(label=prediction)
+    folder = root / run_id / f"fold{fold}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    if prediction.label is not None:
+        paths.append(folder / f"{case.case_id}.nii.gz")
+        write_image(paths[-1], prediction.label.astype(np.uint8, copy=False), grid=case.grid)
+    for name, mask in prediction.masks.items():
+        paths.append(folder / f"{case.case_id}_{name}.nii.gz")
+        write_image(paths[-1], (np.asarray(mask) != 0).astype(np.uint8), grid=case.grid)
+    return paths[0]
 
 
 class Runner:
@@ -273,11 +287,11 @@ class Runner:
         for case_id, role in cases:
             case = dataset.load(case_id)
             prediction = model.predict(case, ctx)
-            rows = case_metric_rows(task, case, prediction.label, role)
+            rows = case_metric_rows(task, case, prediction, role)
             metrics.append(rows)
             attributes.append(attribute_rows(task, case, rows))
             path = write_prediction(
-                self.results_dir / "predictions", run_id, fold, case, prediction.label
+                self.results_dir / "predictions", run_id, fold, case, prediction
             )
             predictions.append({"case_id": case_id, "split": role, "path": str(path.resolve())})
             self.observer.case_predicted(fold, case_id)

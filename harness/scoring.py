@@ -8,22 +8,31 @@ and nothing is written for a rejected submission. A valid one is stored like a t
 run (kind ``scored``), one transaction per fold, so it sits on the leaderboard beside
 the trained models.
 
+For a task with extra binary targets (`tasks.spec.MaskSpec`, e.g. seed 002's ``fat``),
+``<predictions>/<case_id>_<mask><ending>`` holds the predicted mask: 0/1, or a
+probability in [0, 1] (then the mask is ``≥ 0.5`` and the values also give the AUROC).
+A submission may hold label maps, masks, or both; whatever kind it holds, it must hold
+for every evaluated case. A submission of masks only is measured on the reference
+structures (seed 002's "manual segmentation" groups).
+
 Rules: ``missing-prediction`` (an evaluated case without a file), ``unreadable``,
 ``prediction-grid`` (shape or spacing differs from the reference), ``label-value`` (a
-value outside the label map, or non-integer), ``non-finite`` (NaN/inf), ``unknown-case``
-(a file naming no case of the dataset), and for ``--scores`` CSVs ``scores-csv``.
+value outside the label map, or non-integer), ``mask-value`` (a mask value outside
+[0, 1]), ``non-finite`` (NaN/inf), ``unknown-case`` (a file naming no case of the
+dataset), and for ``--scores`` CSVs ``scores-csv``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.evaluation import attribute_rows, case_metric_rows
+from harness.models.protocol import Prediction
 from harness.provenance import git_commit, package_version, package_versions
 from harness.runner import RunOutcome, _now
 from harness.store import FoldRecord, RunRecord, Store
@@ -43,11 +52,21 @@ from tasks.spec import TaskSpec
 
 @dataclass(frozen=True)
 class Submission:
-    """A validated submission: prediction file per evaluated case, by fold."""
+    """A validated submission: prediction files per evaluated case, by fold.
+
+    ``files``: case → label map; ``mask_files``: case → mask name → mask file.
+    """
 
     files: dict[str, Path]
     cases_by_fold: dict[int, list[tuple[str, str]]]  # fold → [(case_id, split)]
     scores: pd.DataFrame | None = None  # case_id, target, score
+    mask_files: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+    def path_of(self, case_id: str) -> Path:
+        """The case's label map, else its first mask file."""
+        if case_id in self.files:
+            return self.files[case_id]
+        return next(iter(self.mask_files[case_id].values()))
 
 
 SCORE_COLUMNS = ("case_id", "target", "score")
@@ -93,6 +112,22 @@ def _prediction_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+def _split_mask_files(
+    files: dict[str, Path], known: set[str], masks: tuple[str, ...]
+) -> tuple[dict[str, Path], dict[str, dict[str, Path]]]:
+    """Label files (stem = a case id) apart from mask files (stem = ``<case>_<mask>``)."""
+    labels, mask_files = {}, {}
+    for stem, path in files.items():
+        mask = next(
+            (m for m in masks if stem.endswith(f"_{m}") and stem[: -len(m) - 1] in known), None
+        )
+        if stem in known or mask is None:
+            labels[stem] = path
+        else:
+            mask_files.setdefault(stem[: -len(mask) - 1], {})[mask] = path
+    return labels, mask_files
+
+
 def evaluated_cases(dataset: Dataset, folds: list[int] | None) -> dict[int, list[tuple[str, str]]]:
     """Cases to score by fold: each fold's test cases; the external set with the first fold."""
     chosen = [f for f in dataset.splits.folds if folds is None or f.index in folds]
@@ -112,10 +147,12 @@ def validate_submission(
     """Check every prediction before anything is written; raises `ValidationError`."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such predictions folder")
-    files = _prediction_files(folder)
+    known = set(dataset.case_ids)
+    files, mask_files = _split_mask_files(_prediction_files(folder), known, task.mask_names)
     cases_by_fold = evaluated_cases(dataset, folds)
     problems: list[Problem] = []
-    known = set(dataset.case_ids)
+    submitted_masks = sorted({m for by_mask in mask_files.values() for m in by_mask})
+    want_labels = bool(files) or not submitted_masks
     problems += [
         Problem(
             path.name,
@@ -127,6 +164,21 @@ def validate_submission(
     ]
     allowed = set(task.label_values)
     for case_id, _ in (c for cases in cases_by_fold.values() for c in cases):
+        reference = dataset.layout.label(case_id)
+        for mask in submitted_masks:
+            mask_path = mask_files.get(case_id, {}).get(mask)
+            if mask_path is None:
+                problems.append(
+                    Problem(
+                        f"{case_id}_{mask}.nii.gz",
+                        "missing-prediction",
+                        f"case {case_id!r} is evaluated but has no {mask!r} mask file",
+                    )
+                )
+            else:
+                problems += _check_mask_prediction(mask_path, reference)
+        if not want_labels:
+            continue
         path = files.get(case_id)
         if path is None:
             problems.append(
@@ -137,26 +189,29 @@ def validate_submission(
                 )
             )
             continue
-        problems += _check_prediction(path, dataset.layout.label(case_id), allowed, task)
+        problems += _check_prediction(path, reference, allowed, task)
     scores = None
     if scores_csv is not None:
         scores, score_problems = validate_scores(task, dataset, Path(scores_csv))
         problems += score_problems
     if problems:
         raise ValidationError(folder, problems)
-    return Submission({c: p for c, p in files.items() if c in known}, cases_by_fold, scores)
+    return Submission(
+        {c: p for c, p in files.items() if c in known}, cases_by_fold, scores, mask_files
+    )
 
 
-def _check_prediction(
-    path: Path, reference: Path, allowed: set[int], task: TaskSpec
-) -> list[Problem]:
+def _read_on_grid(path: Path, reference: Path) -> tuple[np.ndarray | None, list[Problem]]:
+    """The array of a prediction file, or the problems that stop reading or placing it."""
     try:
         array, grid = read_image(path, dtype=None)
     except (OSError, RuntimeError) as exc:
-        return [Problem(path.name, "unreadable", f"cannot be read as an image ({str(exc)[:160]})")]
+        return None, [
+            Problem(path.name, "unreadable", f"cannot be read as an image ({str(exc)[:160]})")
+        ]
     expected = read_grid(reference)
     if not grid.same_shape(expected):
-        return [
+        return None, [
             Problem(
                 path.name,
                 "prediction-grid",
@@ -164,13 +219,51 @@ def _check_prediction(
             )
         ]
     if not grid.same_spacing(expected):
-        return [
+        return None, [
             Problem(
                 path.name,
                 "prediction-grid",
                 f"spacing {grid.spacing} mm differs from the reference spacing {expected.spacing} mm",
             )
         ]
+    return array, []
+
+
+def _check_mask_prediction(path: Path, reference: Path) -> list[Problem]:
+    array, problems = _read_on_grid(path, reference)
+    if array is None:
+        return problems
+    values = array.astype(np.float64, copy=False)
+    non_finite = int(np.count_nonzero(~np.isfinite(values)))
+    if non_finite:
+        return [Problem(path.name, "non-finite", f"{non_finite} voxel(s) are NaN or infinite")]
+    outside = int(np.count_nonzero((values < 0) | (values > 1)))
+    if outside:
+        return [
+            Problem(
+                path.name,
+                "mask-value",
+                f"{outside} voxel(s) outside [0, 1]; a mask holds 0/1 or a probability",
+            )
+        ]
+    return []
+
+
+def read_mask_prediction(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A validated mask file as ``(mask, probability)``: a file holding only 0 and 1 is a
+    mask without probability; any other values in [0, 1] are a probability, mask ``≥ 0.5``."""
+    array, _ = read_image(path, dtype=np.float32)
+    if np.isin(array, (0.0, 1.0)).all():
+        return array >= 0.5, None
+    return array >= 0.5, array
+
+
+def _check_prediction(
+    path: Path, reference: Path, allowed: set[int], task: TaskSpec
+) -> list[Problem]:
+    array, problems = _read_on_grid(path, reference)
+    if array is None:
+        return problems
     if not np.issubdtype(array.dtype, np.integer):
         if not np.all(np.isfinite(array)):
             return [
@@ -255,15 +348,15 @@ def score(
         metrics, attributes, paths = [], [], []
         for case_id, role in cases:
             case = dataset.load(case_id)
-            label, _ = read_image(submission.files[case_id], dtype=None)
-            rows = case_metric_rows(task, case, label.astype(np.uint8), role)
+            prediction = _prediction_of(submission, case_id)
+            rows = case_metric_rows(task, case, prediction, role)
             metrics.append(rows)
             attributes.append(attribute_rows(task, case, rows))
             paths.append(
                 {
                     "case_id": case_id,
                     "split": role,
-                    "path": str(submission.files[case_id].resolve()),
+                    "path": str(submission.path_of(case_id).resolve()),
                 }
             )
         n_test = sum(1 for _, role in cases if role == "test")
@@ -301,6 +394,19 @@ def score(
         wall,
         Path(db),
     )
+
+
+def _prediction_of(submission: Submission, case_id: str) -> Prediction:
+    """The submitted label map and masks of one case as a `Prediction`."""
+    label = None
+    if case_id in submission.files:
+        label = read_image(submission.files[case_id], dtype=None)[0].astype(np.uint8)
+    masks, probabilities = {}, {}
+    for name, path in submission.mask_files.get(case_id, {}).items():
+        masks[name], probability = read_mask_prediction(path)
+        if probability is not None:
+            probabilities[name] = probability
+    return Prediction(label=label, masks=masks, mask_probabilities=probabilities)
 
 
 def _fold_scores(

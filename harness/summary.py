@@ -373,7 +373,7 @@ def summarize_task(
     frame = pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
     frame = _sorted(frame, task, wanted, _by_primary_metric(frame, task))
     if published:
-        frame = pd.concat([frame, published_rows(task, wanted)], ignore_index=True)
+        frame = pd.concat([frame, published_rows(task, wanted, split)], ignore_index=True)
     frame = _typed(frame)
     frame.attrs = {
         "task": task.name,
@@ -436,12 +436,20 @@ def _by_primary_metric(frame: pd.DataFrame, task: TaskSpec) -> pd.Series:
     return pd.Series((primary["mean"] * sign).to_numpy(), index=key).fillna(np.inf)
 
 
-def published_rows(task: TaskSpec, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+def published_rows(
+    task: TaskSpec, metrics: Sequence[str] | None = None, split: str | None = None
+) -> pd.DataFrame:
     """The task's published numbers in the summary's long shape (``source`` 'published,
     other data'; ``reference`` names the paper and table). A ``group`` that is a stratum
-    label becomes ``stratum``; any other group (``thigh``) is the paper's whole cohort."""
+    label becomes ``stratum``; any other group (``thigh``) is the paper's whole cohort.
+
+    Only numbers over all structures and all cases are summary rows: values of one
+    structure or of a subset of cases (seed 002's per-muscle, per-level tables) are left
+    to the task's own tables. With ``split``, a number whose group is another split
+    (``external`` when ``split`` is ``test``) is left out."""
     wanted = _ordered_metrics(task, metrics)
     labels = set(_strata_labels_of(task))
+    other_splits = {s for s in SPLITS if s != split} if split is not None else set()
     rows = [
         {
             "source": pv.note,
@@ -455,6 +463,9 @@ def published_rows(task: TaskSpec, metrics: Sequence[str] | None = None) -> pd.D
         }
         for pv in task.published
         if pv.metric in wanted
+        and pv.structure == "all"
+        and not pv.subset
+        and pv.group not in other_splits
     ]
     frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     models = frame["model"].drop_duplicates()

@@ -24,6 +24,7 @@ TASKS: Registry[TaskSpec] = Registry("task", entry_point_group="mskbench.tasks",
 _BUILTIN = {
     "nmd_thigh": "tasks.nmd:NMD_THIGH",
     "nmd_leg": "tasks.nmd:NMD_LEG",
+    "lumbar_paraspinal": "tasks.lumbar:LUMBAR_PARASPINAL",
 }
 for _name, _ref in _BUILTIN.items():
     TASKS.register(_name, _ref)

@@ -1,9 +1,10 @@
 """Draw a case for a person to judge: image with reference contours per structure, and maps.
 
 Panels: the input image (first channel) with each structure's reference contour in its
-own colour and a legend, then each quantitative map of the task with a colour bar (FF in
-%, MTR in p.u., T2 in ms). Volumes are shown at one axial slice (default: the slice with
-the most labelled voxels).
+own colour and a legend; for each extra reference mask of the task (seed 002's
+intramuscular fat) the image with the mask filled in red; then each quantitative map of
+the task with a colour bar (FF in %, MTR in p.u., T2 in ms). Volumes are shown at one
+axial slice (default: the slice with the most labelled voxels).
 """
 
 from __future__ import annotations
@@ -71,14 +72,17 @@ def plot_case(
     image = _slice(case.image[0], z)
     label = _slice(case.label, z)
     maps = [(name, _slice(case.maps[name], z)) for name in task.map_names if name in case.maps]
+    masks = [(m, _slice(case.masks[m.name], z)) for m in task.masks if m.name in case.masks]
     dy, dx = case.spacing[-2:]
     rows, cols = body_window(image, label)
     image, label = image[rows, cols], label[rows, cols]
     maps = [(name, array[rows, cols]) for name, array in maps]
+    masks = [(spec, array[rows, cols]) for spec, array in masks]
     x0, y0 = cols.start * dx, rows.start * dy
     extent = (x0, x0 + image.shape[1] * dx, y0 + image.shape[0] * dy, y0)
 
-    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(4.6 * (1 + len(maps)), 4.6), squeeze=False)
+    n_panels = 1 + len(masks) + len(maps)
+    fig, axes = plt.subplots(1, n_panels, figsize=(4.6 * n_panels, 4.6), squeeze=False)
     ax = axes[0, 0]
     vmax = float(np.percentile(image, 99.5)) or 1.0
     ax.imshow(image, cmap="gray", vmin=0, vmax=vmax, extent=extent, interpolation="nearest")
@@ -95,7 +99,21 @@ def plot_case(
     ax.set_title(
         f"{task.channels[0]} + reference" + (f" (slice {z})" if volume else ""), fontsize=10
     )
-    for ax, (name, array) in zip(axes[0, 1:], maps, strict=True):
+    for ax, (spec, array) in zip(axes[0, 1 : 1 + len(masks)], masks, strict=True):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=vmax, extent=extent, interpolation="nearest")
+        overlay = np.zeros((*array.shape, 4))
+        overlay[array > 0] = (1.0, 0.15, 0.1, 0.75)
+        ax.imshow(overlay, extent=extent, interpolation="nearest")
+        if spec.within:
+            region = np.isin(label, [task.labels[n] for n in spec.within])
+            ax.contour(xs, ys, region.astype(float), levels=[0.5], colors=["w"], linewidths=0.6)
+        share = (
+            f", {100 * array[region].mean():.1f} % of {len(spec.within)} structures"
+            if spec.within and region.any()
+            else ""
+        )
+        ax.set_title(f"{task.channels[0]} + reference {spec.name}{share}", fontsize=10)
+    for ax, (name, array) in zip(axes[0, 1 + len(masks) :], maps, strict=True):
         cmap, (lo, hi) = _MAP_STYLE.get(name, ("viridis", (float(array.min()), float(array.max()))))
         shown = ax.imshow(
             array, cmap=cmap, vmin=lo, vmax=hi, extent=extent, interpolation="nearest"

@@ -6,6 +6,11 @@ which one ranks models, how results are stratified, the numbers the paper publis
 the phantom that is its default data, and the profiles (smoke / quick / paper).
 Invalid metadata fails when the spec is constructed (at import), not at the end of a run.
 
+Beyond the label map a task may declare extra binary reference targets (`MaskSpec`, e.g.
+seed 002's intramuscular fat mask), a per-case evaluator that adds task-specific metric
+rows to the generic ones, and a helper that lays its stored results out as the paper's
+tables. Both are lazy ``"module:function"`` references, so listing tasks stays cheap.
+
 Conventions: arrays are in array-axis order ``(z, y, x)`` for volumes and ``(y, x)`` for
 slices; spacing is in mm in the same order; map units are stated on each `MapSpec`.
 """
@@ -65,6 +70,21 @@ class MapSpec:
 
 
 @dataclass(frozen=True)
+class MaskSpec:
+    """An extra binary reference target on the label grid (``masks/<case>_<name>.nii.gz``).
+
+    Values are 0/1. ``within`` names the structures whose union (in the reference label
+    map) is where the mask is annotated and scored — seed 002's raters marked fat only
+    inside muscles; empty means the whole image. Pixel scores of a predicted mask are
+    stored with the mask's name as the structure.
+    """
+
+    name: str
+    description: str
+    within: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SplitProtocol:
     """How frozen splits are made.
 
@@ -113,7 +133,11 @@ class Stratum:
 class PublishedValue:
     """One number from the paper, kept beside ours and marked as other data.
 
-    ``value`` and ``sd`` are in the metric's catalogue unit (rates in %).
+    ``value`` and ``sd`` are in the metric's catalogue unit (rates in %). ``group`` is a
+    stratum label (``G20+``), a split (``test`` = the paper's internal test set,
+    ``external``) or a cohort name (``thigh``); ``structure`` is ``all`` or the structure it
+    belongs to (a label, or a left/right pair pooled: ``PM``); ``subset`` restricts it to
+    cases with the given cases.csv values, e.g. ``(("level", "L2/L3"),)``.
     """
 
     source: str
@@ -125,6 +149,7 @@ class PublishedValue:
     structure: str = "all"
     p_value: float | None = None
     note: str = "published, other data"
+    subset: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,7 +177,15 @@ class ProfileSpec:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A benchmark task. See the module docstring for conventions."""
+    """A benchmark task. See the module docstring for conventions.
+
+    ``masks``: extra binary reference targets (`MaskSpec`). ``evaluator``: optional
+    ``"module:function"``, called as ``evaluator(task, case, prediction)`` for every scored
+    case, returning extra long rows ``structure, metric, value`` (a DataFrame) that
+    `harness.evaluation` adds to the generic ones. ``tables``: optional
+    ``"module:function"``, called as ``tables(store, task, profile, split)``, returning the
+    paper's tables from stored results (``{title: DataFrame}``).
+    """
 
     name: str
     version: int
@@ -175,6 +208,9 @@ class TaskSpec:
     strata: tuple[Stratum, ...] = ()
     published: tuple[PublishedValue, ...] = ()
     nsd_tolerance_mm: float = 2.0
+    masks: tuple[MaskSpec, ...] = ()
+    evaluator: str | None = None
+    tables: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", frozen(self.labels))
@@ -196,6 +232,10 @@ class TaskSpec:
     @property
     def map_names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.maps)
+
+    @property
+    def mask_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.masks)
 
     @property
     def higher_is_better(self) -> bool:
@@ -258,9 +298,18 @@ class TaskSpec:
         map_names = [m.name for m in self.maps]
         if len(set(map_names)) != len(map_names):
             raise TaskSpecError(f"{where}: duplicate map names {map_names}")
+        self._validate_masks(where)
+        for ref in (self.evaluator, self.tables):
+            if ref is not None and ":" not in ref:
+                raise TaskSpecError(f"{where}: {ref!r} must be a 'module:function' reference")
         for stratum in self.strata:
-            # per-structure map means are the metrics engine's ``<map>_ref`` columns
-            if stratum.attribute.endswith("_ref") and stratum.attribute[:-4] not in map_names:
+            # per-structure map means are the metrics engine's ``<map>_ref`` columns; a task
+            # evaluator may add other ``<quantity>_ref`` rows (seed 002's ``fi_ref``)
+            if (
+                stratum.attribute.endswith("_ref")
+                and stratum.attribute[:-4] not in map_names
+                and self.evaluator is None
+            ):
                 raise TaskSpecError(
                     f"{where}: stratum {stratum.name} uses map "
                     f"{stratum.attribute[:-4]!r} the task lacks"
@@ -270,3 +319,18 @@ class TaskSpec:
                 raise TaskSpecError(f"{where}: published value for unknown metric {pv.metric!r}")
         if self.nsd_tolerance_mm <= 0:
             raise TaskSpecError(f"{where}: nsd_tolerance_mm must be > 0")
+
+    def _validate_masks(self, where: str) -> None:
+        names = [m.name for m in self.masks]
+        if len(set(names)) != len(names):
+            raise TaskSpecError(f"{where}: duplicate mask names {names}")
+        for mask in self.masks:
+            if not _NAME.match(mask.name):
+                raise TaskSpecError(f"{where}: mask name {mask.name!r} must be lower_snake_case")
+            if mask.name in self.labels:
+                raise TaskSpecError(f"{where}: mask name {mask.name!r} is also a label name")
+            unknown = sorted(set(mask.within) - set(self.structure_names))
+            if unknown:
+                raise TaskSpecError(
+                    f"{where}: mask {mask.name!r} is scored within {unknown}, not in the label map"
+                )

@@ -42,3 +42,15 @@ def smoke_leg(isolated_cache: Path) -> Path:
 def thigh_copy(smoke_thigh: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the nmd_thigh smoke phantom."""
     return Path(shutil.copytree(smoke_thigh, tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def smoke_lumbar(isolated_cache: Path) -> Path:
+    """The lumbar_paraspinal smoke phantom (read-only: copy it before changing anything)."""
+    return _smoke("lumbar_paraspinal")
+
+
+@pytest.fixture
+def lumbar_copy(smoke_lumbar: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the lumbar_paraspinal smoke phantom."""
+    return Path(shutil.copytree(smoke_lumbar, tmp_path / "lumbar"))

@@ -385,3 +385,87 @@ def test_nrrd_datasets_are_read_like_nifti(thigh_copy, tmp_path):
     a, b = Dataset(thigh_copy, TASK).load(CASE), Dataset(nrrd, TASK).load(CASE)
     assert np.array_equal(a.image, b.image) and np.array_equal(a.label, b.label)
     assert a.spacing == b.spacing and np.array_equal(a.maps["ff"], b.maps["ff"])
+
+
+# -- extra binary masks (lumbar_paraspinal's intramuscular fat) ---------------------------
+LUMBAR = get_task("lumbar_paraspinal")
+LCASE = "s001_L23"
+
+
+def test_the_lumbar_smoke_phantom_is_valid_and_loads_its_fat_mask(lumbar_copy):
+    before = snapshot(lumbar_copy)
+    assert validate_dataset(lumbar_copy, LUMBAR) == []
+    assert snapshot(lumbar_copy) == before
+    case = Dataset(lumbar_copy, LUMBAR).load(LCASE)
+    assert set(case.masks) == {"fat"} and case.masks["fat"].dtype == bool
+    assert case.masks["fat"].shape == case.label.shape and case.masks["fat"].any()
+    assert Dataset(lumbar_copy, LUMBAR).load(LCASE, with_label=False).masks == {}
+
+
+def test_missing_mask(lumbar_copy):
+    (lumbar_copy / "masks" / f"{LCASE}_fat.nii.gz").unlink()
+    assert validate_dataset(lumbar_copy, LUMBAR) == [
+        Problem(
+            f"masks/{LCASE}_fat.nii.gz",
+            "missing-mask",
+            "mask 'fat' required by task lumbar_paraspinal is missing",
+        )
+    ]
+
+
+def test_mask_on_another_shape_or_spacing(lumbar_copy):
+    path = lumbar_copy / "masks" / f"{LCASE}_fat.nii.gz"
+    mask, grid = read_image(path, dtype=None)
+    write_image(path, mask[:-1], grid.spacing)
+    shape = mask.shape
+    assert validate_dataset(lumbar_copy, LUMBAR) == [
+        Problem(
+            f"masks/{LCASE}_fat.nii.gz",
+            "mask-grid",
+            f"shape {(shape[0] - 1, shape[1])} differs from image shape {shape}",
+        )
+    ]
+    write_image(path, mask, (grid.spacing[0] * 2, grid.spacing[1]))
+    (problem,) = validate_dataset(lumbar_copy, LUMBAR)
+    assert (problem.file, problem.rule) == (f"masks/{LCASE}_fat.nii.gz", "mask-grid")
+    assert (
+        problem.message.startswith(f"spacing ({grid.spacing[0] * 2}, ")
+        and "differs from image" in problem.message
+    )
+
+
+def test_mask_value_other_than_zero_and_one(lumbar_copy):
+    path = lumbar_copy / "masks" / f"{LCASE}_fat.nii.gz"
+    mask, grid = read_image(path, dtype=None)
+    mask[0, 0], mask[0, 1] = 2, 7
+    write_image(path, mask, grid.spacing)
+    assert validate_dataset(lumbar_copy, LUMBAR) == [
+        Problem(
+            f"masks/{LCASE}_fat.nii.gz",
+            "mask-value",
+            "value(s) [2, 7] are not 0 or 1; a mask is binary",
+        )
+    ]
+
+
+def test_nan_in_a_mask(lumbar_copy):
+    path = lumbar_copy / "masks" / f"{LCASE}_fat.nii.gz"
+    mask, grid = read_image(path)
+    mask[3, 4] = np.nan
+    write_image(path, mask, grid.spacing)
+    assert validate_dataset(lumbar_copy, LUMBAR) == [
+        Problem(f"masks/{LCASE}_fat.nii.gz", "non-finite", "1 voxel(s) are NaN or infinite")
+    ]
+
+
+def test_a_float_mask_of_zeros_and_ones_is_valid(lumbar_copy):
+    path = lumbar_copy / "masks" / f"{LCASE}_fat.nii.gz"
+    mask, grid = read_image(path)
+    write_image(path, mask.astype(np.float32), grid.spacing)
+    assert validate_dataset(lumbar_copy, LUMBAR) == []
+
+
+def test_datasets_of_tasks_without_masks_have_no_masks_folder(smoke_thigh, smoke_lumbar):
+    assert not (smoke_thigh / "masks").exists()
+    assert "masks" not in json.loads((smoke_thigh / "dataset.json").read_text())["mskbench"]
+    assert json.loads((smoke_lumbar / "dataset.json").read_text())["mskbench"]["masks"] == ["fat"]

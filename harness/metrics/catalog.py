@@ -86,6 +86,24 @@ METRICS: dict[str, MetricInfo] = {
         _m("rcsa", None, "fraction", "relative CSA: muscle tCSA / disc tCSA"),
         _m("mape", False, "%", "mean absolute percentage error, zero references excluded"),
         _m("mse", False, "unit²", "mean squared error, zero references excluded"),
+        # per-case rows of seed 002's derived quantities (tasks.lumbar_metrics): a mean of
+        # ``*_ape`` rows over cases is the MAPE, of ``*_se`` rows the MSE
+        _m("rcsa_ref", None, "fraction", "rCSA of the reference muscle (muscle / disc tCSA)"),
+        _m("rcsa_pred", None, "fraction", "rCSA of the predicted muscle and disc"),
+        _m("rcsa_ape", False, "%", "absolute percentage error of rCSA; mean = MAPE"),
+        _m("rcsa_se", False, "fraction²", "squared error of rCSA; mean = MSE"),
+        _m("fi_ref", None, "fraction", "FI of the reference fat mask in the reference muscle"),
+        _m("fi_pred", None, "fraction", "FI of the predicted fat mask in the predicted muscle"),
+        _m("fi_ape", False, "%", "absolute percentage error of fi_pred; mean = MAPE"),
+        _m("fi_se", False, "fraction²", "squared error of fi_pred; mean = MSE"),
+        _m(
+            "fi_refseg",
+            None,
+            "fraction",
+            "FI of the predicted fat mask in the reference muscle (manual segmentation)",
+        ),
+        _m("fi_refseg_ape", False, "%", "absolute percentage error of fi_refseg; mean = MAPE"),
+        _m("fi_refseg_se", False, "fraction²", "squared error of fi_refseg; mean = MSE"),
         # binary classification of cases (seeds 000, 001, 004) and of fat pixels (seed 002)
         _m("auroc", True, "fraction", "area under the ROC curve"),
         _m("accuracy", True, "fraction", "(TP + TN) / N"),

@@ -9,7 +9,13 @@ Conventions: ``Case.image`` is ``(channels, *spatial)`` float32 in array-axis or
 ``Case.label`` holds the task's label values; a `Prediction`'s ``label`` has the case's
 spatial shape and the task's label values; ``probabilities`` (optional) is
 ``(n_labels, *spatial)`` float32 summing to 1 over the first axis; ``scores`` (optional)
-maps a classification target to a probability-like score.
+maps a classification target to a probability-like score. For a task with extra binary
+targets (`tasks.spec.MaskSpec`), ``masks`` maps a mask name to a predicted bool array of
+the case's spatial shape and ``mask_probabilities`` (optional) to its probability map.
+
+``label`` may be None for a model that predicts only the extra masks and measures them on
+the reference structures (seed 002's "manual segmentation + thresholding" group): such a
+prediction gets mask and task rows but no segmentation rows.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from tasks.spec import ProfileSpec, TaskSpec
 class Prediction:
     """A model's output for one case (see the module docstring for shapes)."""
 
-    label: np.ndarray
+    label: np.ndarray | None
     probabilities: np.ndarray | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    mask_probabilities: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

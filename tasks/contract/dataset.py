@@ -24,8 +24,9 @@ class Case:
 
     ``image`` is ``(channels, *spatial)`` float32; ``label`` is ``spatial`` uint8 (None when
     the case has no reference); ``maps`` hold float32 maps on the label grid in their
-    `MapSpec` units; ``spacing`` is mm in array-axis order; ``attributes`` is the case's
-    row of cases.csv.
+    `MapSpec` units; ``masks`` the task's extra binary reference masks (`MaskSpec`) as
+    bool arrays on the same grid; ``spacing`` is mm in array-axis order; ``attributes`` is
+    the case's row of cases.csv.
     """
 
     case_id: str
@@ -37,6 +38,7 @@ class Case:
     grid: Grid
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Dataset:
@@ -86,8 +88,10 @@ class Dataset:
     def fold(self, index: int) -> Fold:
         return self.splits.fold(index)
 
-    def load(self, case_id: str, with_label: bool = True, with_maps: bool = True) -> Case:
-        """Read one case from disk."""
+    def load(
+        self, case_id: str, with_label: bool = True, with_maps: bool = True, with_masks: bool = True
+    ) -> Case:
+        """Read one case from disk (reference masks come with the label)."""
         if case_id not in self.cases.index:
             raise KeyError(f"case {case_id!r} is not in {self.layout.cases_csv}")
         channels = []
@@ -105,6 +109,11 @@ class Dataset:
         if with_maps:
             for name in self.task.map_names:
                 maps[name], _ = read_image(self.layout.map(case_id, name))
+        masks = {}
+        if with_label and with_masks:
+            for name in self.task.mask_names:
+                array, _ = read_image(self.layout.mask(case_id, name), dtype=None)
+                masks[name] = array != 0
         row = self.cases.loc[case_id]
         return Case(
             case_id=case_id,
@@ -116,4 +125,5 @@ class Dataset:
             grid=grid,
             maps=maps,
             attributes=row.to_dict(),
+            masks=masks,
         )

@@ -5,6 +5,7 @@
 <root>/imagesTr/<case>_0000<ending>   one file per input channel (_0001, ... for more)
 <root>/labelsTr/<case><ending>        reference label map
 <root>/maps/<case>_<map><ending>      quantitative maps (ff, mtr, t2), on the label grid
+<root>/masks/<case>_<mask><ending>    extra binary reference masks the task declares (0/1)
 <root>/cases.csv                      case_id, subject_id, site + task columns
 <root>/splits.json                    frozen, subject-grouped folds
 ```
@@ -28,6 +29,7 @@ SPLITS_JSON = "splits.json"
 IMAGES_DIR = "imagesTr"
 LABELS_DIR = "labelsTr"
 MAPS_DIR = "maps"
+MASKS_DIR = "masks"
 DICOM = "dicom"
 REQUIRED_CASE_COLUMNS = ("case_id", "subject_id", "site")
 
@@ -67,6 +69,9 @@ class Layout:
     def map(self, case_id: str, name: str) -> Path:
         return self.root / MAPS_DIR / self._name(f"{case_id}_{name}")
 
+    def mask(self, case_id: str, name: str) -> Path:
+        return self.root / MASKS_DIR / self._name(f"{case_id}_{name}")
+
     def relative(self, path: Path) -> str:
         """``path`` relative to the root, as messages show it."""
         try:
@@ -87,6 +92,8 @@ def make_dataset_json(
     task: TaskSpec, file_ending: str, n_cases: int, **extra: Any
 ) -> dict[str, Any]:
     """The ``dataset.json`` content for ``task`` (nnU-Net v2 keys + an ``mskbench`` block)."""
+    if task.masks:  # only then, so datasets of tasks without masks keep their bytes
+        extra = {"masks": list(task.mask_names), **extra}
     return {
         "channel_names": {str(i): name for i, name in enumerate(task.channels)},
         "labels": dict(task.labels),

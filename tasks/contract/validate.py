@@ -13,8 +13,11 @@ Rules:
 ``shape-mismatch``        channels and label of a case differ in shape
 ``spacing-mismatch``      channels and label of a case differ in voxel spacing
 ``map-grid``              a map on another grid (shape or spacing) than its label
+``missing-mask``          a reference mask the task declares (`MaskSpec`) is missing
+``mask-grid``             a mask on another grid (shape or spacing) than its image
+``mask-value``            a mask value other than 0 and 1
 ``label-value``           a label value that is not in the task's label map
-``non-finite``            NaN or ±inf in an image or map
+``non-finite``            NaN or ±inf in an image, map or mask
 ``empty-reference``       a required structure with no voxel in a reference label map
 ``splits-missing``        no splits.json (create it once with ``bench data split``)
 ``splits-task``           splits.json made for another task, or malformed
@@ -291,7 +294,39 @@ def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Prob
             problems += _grid_problems(
                 map_rel, "map-grid", "map-grid", grid, grid_for_maps, "image"
             )
+    for mask_name in task.mask_names:
+        problems += _check_mask(layout, task, case_id, mask_name, grid_for_maps)
     return problems
+
+
+def _check_mask(
+    layout: Layout, task: TaskSpec, case_id: str, name: str, grid_for_masks: Grid | None
+) -> list[Problem]:
+    path = layout.mask(case_id, name)
+    array, grid, found = _read(
+        layout, path, "missing-mask", f"mask {name!r} required by task {task.name}", dtype=None
+    )
+    if array is None:
+        return found
+    rel = layout.relative(path)
+    if grid_for_masks is not None:
+        found += _grid_problems(rel, "mask-grid", "mask-grid", grid, grid_for_masks, "image")
+    found += _mask_value_problems(rel, array)
+    return found
+
+
+def _mask_value_problems(rel: str, array: np.ndarray) -> list[Problem]:
+    """``non-finite`` or ``mask-value`` problems of a binary mask (values must be 0 or 1)."""
+    if np.issubdtype(array.dtype, np.floating):
+        non_finite = _non_finite(rel, array)
+        if non_finite:
+            return non_finite
+    values = np.unique(array)
+    outside = [v.item() for v in values if v not in (0, 1)]
+    if outside:
+        shown = ", ".join(f"{v:g}" for v in outside[:10])
+        return [Problem(rel, "mask-value", f"value(s) [{shown}] are not 0 or 1; a mask is binary")]
+    return []
 
 
 def _check_label_values(rel: str, label: np.ndarray, task: TaskSpec) -> list[Problem]:

@@ -24,6 +24,7 @@ from tasks.contract.layout import (
     IMAGES_DIR,
     LABELS_DIR,
     MAPS_DIR,
+    MASKS_DIR,
     REQUIRED_CASE_COLUMNS,
     ContractError,
     Layout,
@@ -41,8 +42,9 @@ from tasks.spec import TaskSpec
 
 @dataclass
 class CaseArrays:
-    """One case to write: channels ``(C, *spatial)``, label, maps, spacing (mm, array order)
-    and its cases.csv row (must hold ``subject_id``, ``site`` and the task's columns)."""
+    """One case to write: channels ``(C, *spatial)``, label, maps, binary masks, spacing (mm,
+    array order) and its cases.csv row (must hold ``subject_id``, ``site`` and the task's
+    columns)."""
 
     case_id: str
     image: np.ndarray
@@ -50,10 +52,11 @@ class CaseArrays:
     spacing: tuple[float, ...]
     row: dict[str, Any]
     maps: dict[str, np.ndarray] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def write_case(layout: Layout, case: CaseArrays) -> None:
-    """Write the image channels, label and maps of ``case`` under ``layout``."""
+    """Write the image channels, label, maps and masks of ``case`` under ``layout``."""
     for channel, array in enumerate(case.image):
         write_image(layout.image(case.case_id, channel), array, case.spacing)
     write_image(layout.label(case.case_id), case.label.astype(np.uint8, copy=False), case.spacing)
@@ -61,6 +64,8 @@ def write_case(layout: Layout, case: CaseArrays) -> None:
         write_image(
             layout.map(case.case_id, name), array.astype(np.float32, copy=False), case.spacing
         )
+    for name, array in case.masks.items():
+        write_image(layout.mask(case.case_id, name), (array != 0).astype(np.uint8), case.spacing)
 
 
 def write_dataset(
@@ -81,7 +86,7 @@ def write_dataset(
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         layout = Layout(tmp, file_ending)
-        for sub in (IMAGES_DIR, LABELS_DIR, MAPS_DIR):
+        for sub in (IMAGES_DIR, LABELS_DIR, MAPS_DIR) + ((MASKS_DIR,) if task.masks else ()):
             (tmp / sub).mkdir(parents=True)
         rows = []
         for case in cases:

@@ -66,6 +66,25 @@ SITE_B = Site(
 SITES = {s.name: s for s in (SITE_A, SITE_B)}
 
 
+def spin_echo_signal(
+    site: Site,
+    pd: np.ndarray,
+    fat_fraction: np.ndarray,
+    t1_water_ms: np.ndarray | float,
+    t2_water_ms: np.ndarray | float,
+) -> np.ndarray:
+    """Spin-echo signal of water/fat voxels whose water relaxation varies by tissue (disc,
+    CSF, oedematous muscle), normalised so that healthy muscle at ``site`` is 1.0:
+    ``pd · [(1 − f)·E(T1w, T2w) + f·E(T1f, T2f)] / E(T1m, T2m)`` with
+    ``E(T1, T2) = (1 − exp(−TR/T1)) · exp(−TE/T2)``."""
+    w_muscle, w_fat = site.weights()
+    water = (1.0 - np.exp(-site.tr_ms / np.asarray(t1_water_ms, dtype=np.float32))) * np.exp(
+        -site.te_ms / np.asarray(t2_water_ms, dtype=np.float32)
+    )
+    f = np.asarray(fat_fraction, dtype=np.float32)
+    return (pd * ((1.0 - f) * water + f * w_fat) / w_muscle).astype(np.float32)
+
+
 @lru_cache(maxsize=1)
 def _apparent_t2_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apparent T2 (ms) on a grid of fat fraction × water T2, by log-linear fit."""

@@ -61,7 +61,12 @@ def phantom_cases(task: TaskSpec, profile: str, seed: int) -> Iterator[CaseArray
 
 
 def n_phantom_cases(task: TaskSpec, profile: str) -> int:
+    """How many cases the phantom of ``profile`` holds: the generator module's
+    ``n_cases(**params)`` when it has one, else ``n_scans + n_external``."""
     params = task.profile(profile).phantom
+    module = importlib.import_module(task.phantom.partition(":")[0])
+    if hasattr(module, "n_cases"):
+        return int(module.n_cases(**params))
     return int(params.get("n_scans", 0)) + int(params.get("n_external", 0))
 
 
