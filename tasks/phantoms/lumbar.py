@@ -40,7 +40,7 @@ from tasks.contract.writer import CaseArrays
 from tasks.lumbar import LEVELS, MUSCLES, STRUCTURES
 from tasks.phantoms import mr
 from tasks.phantoms.shapes import FAR, Blob, Competition, Grid2D
-from tasks.phantoms.spine import Ellipse, SubjectPlan, plan_subject, right_muscles, slice_anatomy
+from tasks.phantoms.spine import SubjectPlan, plan_subject, right_muscles, slice_anatomy
 
 #: Bump when a change alters generated data (it is part of the phantom fingerprint).
 VERSION = 2
@@ -103,17 +103,13 @@ def plan_cohort(n_subjects: int, n_external: int, seed: int) -> list[ScanPlan]:
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _blob(e: Ellipse) -> Blob:
-    return Blob(e.cx, e.cy, e.ax, e.ay, e.angle, e.amps, e.phases)
-
-
-def _depth(grid: Grid2D, e: Ellipse | None, pad_mm: float = 2.0) -> np.ndarray:
+def _depth(grid: Grid2D, e: Blob | None, pad_mm: float = 2.0) -> np.ndarray:
     if e is None:
         return np.full(grid.shape, FAR, np.float32)
-    return grid.depth(_blob(e), pad_mm)
+    return grid.depth(e, pad_mm)
 
 
-def _pair(grid: Grid2D, e: Ellipse, pad_mm: float = 2.0) -> np.ndarray:
+def _pair(grid: Grid2D, e: Blob, pad_mm: float = 2.0) -> np.ndarray:
     """Depth of a structure and its mirror image (union)."""
     return np.minimum(_depth(grid, e, pad_mm), _depth(grid, e.mirrored(), pad_mm))
 
@@ -186,7 +182,7 @@ def render_tissue(scan: ScanPlan, shape: tuple[int, int], pixel_mm: float) -> Ti
         fat[region], pd[region], t2[region], t1[region] = f, p, water_t2, water_t1
 
     # body, skin, subcutaneous / retroperitoneal fat (the default inside the body)
-    d_body = grid.depth(_blob(anatomy.body), pad_mm=2.0)
+    d_body = grid.depth(anatomy.body, pad_mm=2.0)
     body = d_body < 0
     paint(body, ADIPOSE_FF, 1.0, 40.0)
     paint(body & (d_body > -1.6), 0.25, 0.8, 35.0)
@@ -199,7 +195,7 @@ def render_tissue(scan: ScanPlan, shape: tuple[int, int], pixel_mm: float) -> Ti
     if anatomy.kidney is not None:
         k = anatomy.kidney
         paint(body & (_pair(grid, k) < 0), 0.0, 1.0, 85.0, 1100.0)
-        sinus = Ellipse(k.cx - 0.45 * k.ax, k.cy, 0.35 * k.ax, 0.35 * k.ay, k.angle)
+        sinus = Blob(k.cx - 0.45 * k.ax, k.cy, 0.35 * k.ax, 0.35 * k.ay, k.angle)
         paint(body & (_pair(grid, sinus) < 0), ADIPOSE_FF, 1.0, 40.0)
     paint(body & (_pair(grid, anatomy.abdominal_wall) < 0), 0.03, 1.0, 45.0)
 
@@ -208,7 +204,7 @@ def render_tissue(scan: ScanPlan, shape: tuple[int, int], pixel_mm: float) -> Ti
     shapes = {f"{m}_L": anatomy.muscles[m] for m in MUSCLES} | {f"{m}_R": right[m] for m in MUSCLES}
     competition = Competition(grid)
     for k, name in enumerate(names):
-        competition.add(k, _blob(shapes[name]))
+        competition.add(k, shapes[name])
     d1, gap = competition.d1, competition.d2 - competition.d1
     septum = np.full(fine, subject.septum_mm, np.float32)
     edge_depth = d1.copy()  # depth below the nearest muscle edge that fat gathers along
@@ -233,7 +229,7 @@ def render_tissue(scan: ScanPlan, shape: tuple[int, int], pixel_mm: float) -> Ti
     paint(fascia, 0.05, 0.3, 30.0)
 
     # bone and disc are drawn over the muscles
-    d_disc = np.maximum(grid.depth(_blob(anatomy.disc), 2.0), -_depth(grid, anatomy.notch))
+    d_disc = np.maximum(grid.depth(anatomy.disc, 2.0), -_depth(grid, anatomy.notch))
     disc = body & (d_disc < 0)
     outer, inner = anatomy.arch
     d_ring = np.maximum(_depth(grid, outer), -_depth(grid, inner))
@@ -286,9 +282,7 @@ def render_tissue(scan: ScanPlan, shape: tuple[int, int], pixel_mm: float) -> Ti
     paint(canal, ADIPOSE_FF, 1.0, 40.0)
     paint(sac, 0.0, 1.0, 1500.0, 4000.0)
     for _ in range(int(rng.integers(5, 10))):
-        root = Ellipse(
-            float(rng.normal(0, 4)), float(anatomy.sac.cy + rng.normal(2.5, 1.5)), 0.9, 0.9
-        )
+        root = Blob(float(rng.normal(0, 4)), float(anatomy.sac.cy + rng.normal(2.5, 1.5)), 0.9, 0.9)
         paint(sac & (_depth(grid, root, 1.0) < 0), 0.0, 0.9, 70.0)
     # vertebral arch: dark cortex, fatty marrow
     label[arch] = LABEL_OF["VA"]

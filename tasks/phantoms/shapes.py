@@ -36,6 +36,13 @@ class Blob:
     amps: tuple[float, ...] = ()
     phases: tuple[float, ...] = ()
 
+    def mirrored(self) -> Blob:
+        """The same shape reflected through the line ``x = 0`` (the body's midline)."""
+        return Blob(
+            -self.cx, self.cy, self.ax, self.ay, -self.angle, self.amps,
+            tuple(np.pi - p for p in self.phases),
+        )  # fmt: skip
+
     @property
     def reach(self) -> float:
         """A radius (mm) that contains the whole shape."""

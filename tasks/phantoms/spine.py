@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.phantoms.shapes import Blob
+
 LEVELS = ("L2/L3", "L3/L4", "L4/L5")
 MUSCLES = ("PM", "QL", "IL", "LO", "MF")
 SIDES = ("L", "R")
@@ -141,44 +143,24 @@ def plan_subject(rng: np.random.Generator, subject_id: str, site: str) -> Subjec
 
 
 @dataclass(frozen=True)
-class Ellipse:
-    """An ellipse in the body frame (mm, radians), with optional boundary harmonics."""
-
-    cx: float
-    cy: float
-    ax: float
-    ay: float
-    angle: float = 0.0
-    amps: tuple[float, ...] = ()
-    phases: tuple[float, ...] = ()
-
-    def mirrored(self) -> Ellipse:
-        """The same shape on the other side of the midline."""
-        return Ellipse(
-            -self.cx, self.cy, self.ax, self.ay, -self.angle, self.amps,
-            tuple(np.pi - p for p in self.phases),
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
 class SliceAnatomy:
     """Every shape of one slice, in the body frame (left side; the right is mirrored)."""
 
-    disc: Ellipse
-    notch: Ellipse  # posterior concavity of the (kidney-shaped) disc
-    nucleus: Ellipse
-    sac: Ellipse  # thecal sac (CSF)
-    epidural: Ellipse
-    arch: tuple[Ellipse, Ellipse]  # outer and inner ellipse of the lamina ring
-    facet: Ellipse
-    spinous: Ellipse
-    transverse: Ellipse
-    muscles: dict[str, Ellipse]
-    abdominal_wall: Ellipse
-    kidney: Ellipse | None
-    cavity: Ellipse
-    body: Ellipse
-    vessels: tuple[tuple[Ellipse, float], ...]  # shape, proton density (flow void ≈ 0)
+    disc: Blob
+    notch: Blob  # posterior concavity of the (kidney-shaped) disc
+    nucleus: Blob
+    sac: Blob  # thecal sac (CSF)
+    epidural: Blob
+    arch: tuple[Blob, Blob]  # outer and inner ellipse of the lamina ring
+    facet: Blob
+    spinous: Blob
+    transverse: Blob
+    muscles: dict[str, Blob]
+    abdominal_wall: Blob
+    kidney: Blob | None
+    cavity: Blob
+    body: Blob
+    vessels: tuple[tuple[Blob, float], ...]  # shape, proton density (flow void ≈ 0)
 
 
 def _axes(area: float, aspect: float) -> tuple[float, float]:
@@ -199,18 +181,18 @@ def slice_anatomy(subject: SubjectPlan, level: int, rng: np.random.Generator) ->
     s = subject.scale
     width, depth = (v * s for v in DISC_MM[level])
     a_d, b_d = width / 2, depth / 2
-    disc = Ellipse(0.0, -b_d + 1.0, a_d, b_d, 0.0, (0.03,), (0.0,))
-    notch = Ellipse(0.0, 2.5, 0.36 * a_d, 4.5)
+    disc = Blob(0.0, -b_d + 1.0, a_d, b_d, 0.0, (0.03,), (0.0,))
+    notch = Blob(0.0, 2.5, 0.36 * a_d, 4.5)
     disc_area = np.pi * a_d * b_d - 0.5 * np.pi * notch.ax * notch.ay * 0.8
-    nucleus = Ellipse(0.0, disc.cy + 1.0, 0.55 * a_d, 0.5 * b_d)
-    sac = Ellipse(0.0, 8.5, (9.0 + level) * s, 6.5 * s, 0.0, (0.0, 0.08), (0.0, np.pi / 2))
-    epidural = Ellipse(0.0, 9.0, 12.0 * s, 9.0 * s)
-    arch = (Ellipse(0.0, 8.0, 17.0 * s, 13.0 * s), Ellipse(0.0, 8.0, 12.0 * s, 9.5 * s))
-    facet = Ellipse(14.5 * s, 6.0, 5.5 * s, 7.0 * s, np.deg2rad(30))
+    nucleus = Blob(0.0, disc.cy + 1.0, 0.55 * a_d, 0.5 * b_d)
+    sac = Blob(0.0, 8.5, (9.0 + level) * s, 6.5 * s, 0.0, (0.0, 0.08), (0.0, np.pi / 2))
+    epidural = Blob(0.0, 9.0, 12.0 * s, 9.0 * s)
+    arch = (Blob(0.0, 8.0, 17.0 * s, 13.0 * s), Blob(0.0, 8.0, 12.0 * s, 9.5 * s))
+    facet = Blob(14.5 * s, 6.0, 5.5 * s, 7.0 * s, np.deg2rad(30))
     spin_len = (32.0, 30.0, 26.0)[level] * s
-    spinous = Ellipse(0.0, 18.0 + spin_len / 2, 3.2 * s, spin_len / 2)
+    spinous = Blob(0.0, 18.0 + spin_len / 2, 3.2 * s, spin_len / 2)
     tp_len = (15.0, 13.0, 10.0)[level] * s
-    transverse = Ellipse(17.0 * s + tp_len, 3.0, tp_len, 2.8 * s, np.deg2rad(-8))
+    transverse = Blob(17.0 * s + tp_len, 3.0, tp_len, 2.8 * s, np.deg2rad(-8))
 
     def area(m: str, side: str = "L") -> float:
         return subject.sides[(level, side)].rcsa[m] * disc_area * AREA_GAIN[m]
@@ -218,48 +200,44 @@ def slice_anatomy(subject: SubjectPlan, level: int, rng: np.random.Generator) ->
     def harmonics() -> tuple[tuple[float, ...], tuple[float, ...]]:
         return tuple(rng.normal(0, 0.045, 3)), tuple(rng.uniform(0, 2 * np.pi, 3))
 
-    muscles: dict[str, Ellipse] = {}
+    muscles: dict[str, Blob] = {}
     ax, ay = _axes(area("PM"), (1.05, 1.2, 1.3)[level])
     py = (-9.0, -12.0, -15.0)[level]
-    muscles["PM"] = Ellipse(a_d + 0.8 * ax - 1.0, py, ax, ay, np.deg2rad(15), *harmonics())
+    muscles["PM"] = Blob(a_d + 0.8 * ax - 1.0, py, ax, ay, np.deg2rad(15), *harmonics())
     pm = muscles["PM"]
     qx, qy = _axes(area("QL"), 3.0)
-    muscles["QL"] = Ellipse(
+    muscles["QL"] = Blob(
         pm.cx + 0.75 * pm.ax + 0.75 * qx, 9.0 - 0.2 * pm.ay, qx, qy, np.deg2rad(-28), *harmonics()
     )
     mx, my = _axes(area("MF"), 0.62)
-    muscles["MF"] = Ellipse(3.4 * s + mx, 15.0 + 0.95 * my, mx, my, np.deg2rad(-10), *harmonics())
+    muscles["MF"] = Blob(3.4 * s + mx, 15.0 + 0.95 * my, mx, my, np.deg2rad(-10), *harmonics())
     mf = muscles["MF"]
     lx, ly = _axes(area("LO"), 0.85)
-    muscles["LO"] = Ellipse(
-        mf.cx + mf.ax + 0.85 * lx, 17.0 + ly, lx, ly, np.deg2rad(5), *harmonics()
-    )
+    muscles["LO"] = Blob(mf.cx + mf.ax + 0.85 * lx, 17.0 + ly, lx, ly, np.deg2rad(5), *harmonics())
     lo = muscles["LO"]
     ix, iy = _axes(area("IL"), 1.35)
-    muscles["IL"] = Ellipse(
+    muscles["IL"] = Blob(
         lo.cx + lo.ax + 0.55 * ix, 14.0 + 0.8 * iy, ix, iy, np.deg2rad(22), *harmonics()
     )
     il = muscles["IL"]
-    wall = Ellipse(il.cx + il.ax + 18.0, -22.0, 6.5, 42.0, np.deg2rad(12))
+    wall = Blob(il.cx + il.ax + 18.0, -22.0, 6.5, 42.0, np.deg2rad(12))
     kidney_scale = (1.0, 0.55, 0.0)[level]
     kidney = (
-        Ellipse(
-            pm.cx + 24.0, pm.cy - 22.0, 15.0 * kidney_scale, 24.0 * kidney_scale, np.deg2rad(-30)
-        )
+        Blob(pm.cx + 24.0, pm.cy - 22.0, 15.0 * kidney_scale, 24.0 * kidney_scale, np.deg2rad(-30))
         if kidney_scale
         else None
     )
-    cavity = Ellipse(0.0, -98.0 * s, 112.0 * s, 60.0 * s)
+    cavity = Blob(0.0, -98.0 * s, 112.0 * s, 60.0 * s)
     back = max(lo.cy + lo.ay, mf.cy + mf.ay, spinous.cy + spinous.ay) + 3.0
     body_ay = 115.0 * s
-    body = Ellipse(0.0, back + subject.fat_mm - body_ay, 150.0 * s, body_ay)
+    body = Blob(0.0, back + subject.fat_mm - body_ay, 150.0 * s, body_ay)
     if level < 2:
-        vessels = ((Ellipse(10.0, disc.cy - b_d - 10.0, 9.5, 9.5), 0.05),
-                   (Ellipse(-16.0, disc.cy - b_d - 8.0, 11.0, 7.5), 0.35))  # fmt: skip
+        vessels = ((Blob(10.0, disc.cy - b_d - 10.0, 9.5, 9.5), 0.05),
+                   (Blob(-16.0, disc.cy - b_d - 8.0, 11.0, 7.5), 0.35))  # fmt: skip
     else:
-        vessels = ((Ellipse(14.0, disc.cy - b_d - 8.0, 5.5, 5.5), 0.05),
-                   (Ellipse(-14.0, disc.cy - b_d - 8.0, 5.5, 5.5), 0.05),
-                   (Ellipse(-4.0, disc.cy - b_d - 4.0, 8.0, 6.0), 0.35))  # fmt: skip
+        vessels = ((Blob(14.0, disc.cy - b_d - 8.0, 5.5, 5.5), 0.05),
+                   (Blob(-14.0, disc.cy - b_d - 8.0, 5.5, 5.5), 0.05),
+                   (Blob(-4.0, disc.cy - b_d - 4.0, 8.0, 6.0), 0.35))  # fmt: skip
     return SliceAnatomy(
         disc, notch, nucleus, sac, epidural, arch, facet, spinous, transverse, muscles,
         wall, kidney, cavity, body, vessels,
@@ -268,7 +246,7 @@ def slice_anatomy(subject: SubjectPlan, level: int, rng: np.random.Generator) ->
 
 def right_muscles(
     subject: SubjectPlan, level: int, anatomy: SliceAnatomy, rng: np.random.Generator
-) -> dict[str, Ellipse]:
+) -> dict[str, Blob]:
     """The right side's muscles: the left layout mirrored, each resized to the right side's
     own target area (left/right asymmetry) with its own boundary harmonics."""
     out = {}
@@ -277,7 +255,7 @@ def right_muscles(
         k = float(np.sqrt(ratio))
         mirrored = left.mirrored()
         shift = (k - 1.0) * left.ax * 0.6  # grow outwards, away from the midline
-        out[m] = Ellipse(
+        out[m] = Blob(
             mirrored.cx - shift, mirrored.cy, left.ax * k, left.ay * k, mirrored.angle,
             tuple(rng.normal(0, 0.045, 3)), tuple(rng.uniform(0, 2 * np.pi, 3)),
         )  # fmt: skip
