@@ -30,6 +30,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from harness.store import CASE_LEVEL, FoldRecord, RunRecord, Store
+from harness.store.synthetic import synthetic_run_record
 from harness.summary import select_runs
 from leaderboard import queries
 from leaderboard.taskview import biomarkers, stored_metrics, value_metrics
@@ -111,23 +112,14 @@ def fold_rows(fold: int, n_cases: int, quality: float, rng: np.random.Generator)
 
 def run_record(i: int) -> RunRecord:
     profile = PROFILES[(i // len(MODELS)) % len(PROFILES)]
-    return RunRecord(
-        run_key=f"bench-{i}",
-        kind="trained",
-        task=NMD_THIGH.name,
-        task_version=NMD_THIGH.version,
+    return synthetic_run_record(
+        f"bench-{i}",
         model=MODELS[i % len(MODELS)],
         profile=profile,
         seed=i // (len(MODELS) * len(PROFILES)),
         config={"i": i},
         data_fingerprint=f"data-{profile}",
         split_fingerprint=f"split-{profile}",
-        data_root="/data",
-        mskbench_version="bench",
-        git_commit="bench",
-        packages={},
-        device="cpu",
-        device_name="cpu",
     )
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from harness.store import FoldRecord, RunRecord, Store
 from harness.store.queries import metric_rows
+from harness.store.synthetic import synthetic_run_record
 from harness.summary import FLAGS, summarize_task
 from tasks.nmd import NMD_THIGH, THIGH_MUSCLES
 
@@ -54,23 +55,12 @@ def fold_rows(n_rows: int, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def run_record(i: int) -> RunRecord:
-    return RunRecord(
-        run_key=f"bench-{i}",
-        kind="trained",
-        task=NMD_THIGH.name,
-        task_version=NMD_THIGH.version,
+    return synthetic_run_record(
+        f"bench-{i}",
         model=MODELS[i % len(MODELS)],
         profile=PROFILES[(i // len(MODELS)) % len(PROFILES)],
         seed=i,
         config={"i": i},
-        data_fingerprint="data",
-        split_fingerprint="split",
-        data_root="/data",
-        mskbench_version="bench",
-        git_commit="bench",
-        packages={},
-        device="cpu",
-        device_name="cpu",
         folds_planned=[0],
     )
 

@@ -13,7 +13,8 @@ import pytest
 from scipy import stats
 
 from harness.report import metric_header
-from harness.store import FoldRecord, RunRecord, Store
+from harness.store import FoldRecord, Store
+from harness.store.synthetic import synthetic_run_record
 from harness.summary import select_runs, summarize_task
 from leaderboard import analysis, launch, queries, source
 from leaderboard.taskview import biomarkers, compared_header, stored_metrics, value_metrics
@@ -72,25 +73,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     now = datetime.now(UTC)
     for model in ("A", "B", "C"):
         run_id, _ = store.begin_run(
-            RunRecord(
-                run_key=model,
-                kind="trained",
-                task=NMD_THIGH.name,
-                task_version=NMD_THIGH.version,
-                model=model,
-                profile="quick",
-                seed=0,
-                config={},
-                data_fingerprint="d",
-                split_fingerprint="s",
-                data_root="/data",
-                mskbench_version="test",
-                git_commit="test",
-                packages={},
-                device="cpu",
-                device_name="cpu",
-                folds_planned=list(FOLDS),
-            )
+            synthetic_run_record(model, model=model, folds_planned=list(FOLDS))
         )
         long = rows(model)
         for fold, part in long.groupby("fold"):

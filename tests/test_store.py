@@ -23,27 +23,20 @@ from harness.store import (
     Store,
 )
 from harness.store.queries import metric_rows
+from harness.store.synthetic import synthetic_run_record
 
 TABLES = ("runs", "folds", "case_metrics", "case_scores", "predictions", "attributes")
 
 
 def run_record(key: str = "key-1", **changes: object) -> RunRecord:
-    record = RunRecord(
-        run_key=key,
-        kind="trained",
-        task="nmd_thigh",
-        task_version=1,
-        model="unet2d",
+    record = synthetic_run_record(
+        key,
         profile="smoke",
-        seed=0,
         config={"lr": 1e-3, "size": "small"},
         data_fingerprint="data-fp",
         split_fingerprint="split-fp",
         data_root="/data/nmd_thigh",
-        mskbench_version="0.1.0",
-        git_commit="abc123",
         packages={"duckdb": "2.0.0"},
-        device="cpu",
         device_name="CPU",
         folds_planned=[0, 1],
     )

@@ -14,6 +14,7 @@ from scipy import stats
 
 from harness.report import FORMATS, metric_header, render, table1, table2
 from harness.store import FoldRecord, RunRecord, Store
+from harness.store.synthetic import synthetic_run_record
 from harness.summary import SUMMARY_COLUMNS, published_rows, summarize_task
 from tasks.nmd import NMD_THIGH
 
@@ -62,24 +63,8 @@ def wide_values(model: str) -> pd.DataFrame:
 
 
 def record(model: str, key: str, data: str = "d1", split: str = "s1") -> RunRecord:
-    return RunRecord(
-        run_key=key,
-        kind="trained",
-        task=NMD_THIGH.name,
-        task_version=NMD_THIGH.version,
-        model=model,
-        profile="quick",
-        seed=0,
-        config={},
-        data_fingerprint=data,
-        split_fingerprint=split,
-        data_root="/data",
-        mskbench_version="test",
-        git_commit="test",
-        packages={},
-        device="cpu",
-        device_name="cpu",
-        folds_planned=list(FOLDS),
+    return synthetic_run_record(
+        key, model=model, data_fingerprint=data, split_fingerprint=split, folds_planned=list(FOLDS)
     )
 
 
