@@ -414,7 +414,8 @@ def test_metric_rows_join_flags_and_attributes_in_duckdb(store: Store, run_id: s
         False,
         True,
     ]
-    assert metric_rows(store, [], "test", ["dice"]).empty
+    none = metric_rows(store, [], "test", ["dice", "hd95"], ["absent", "spurious"], ["ff_ref"])
+    assert none.empty and (none.dtypes == rows.dtypes).all()  # concatenates without objects
 
 
 def test_importing_the_store_does_not_import_torch():

@@ -46,8 +46,10 @@ def metric_rows(
         raise ValueError(f"side metric names must be identifiers, got {bad}")
     columns = ["run_id", "fold", "case_id", "structure", "metric", "value", *side_metrics]
     columns += [f"attribute_{k}" for k in range(len(attributes))]
-    if not run_ids or not metrics:
-        return pd.DataFrame(columns=columns)
+    if not run_ids or not metrics:  # typed like a filled frame, so concatenation keeps floats
+        text = {"run_id", "case_id", "structure", "metric"}
+        dtypes = {c: "str" if c in text else "int32" if c == "fold" else "float64" for c in columns}
+        return pd.DataFrame(columns=columns).astype(dtypes)
     params: dict[str, Any] = {"split": split, "case_level": CASE_LEVEL}
     runs_in = _in_list("run", run_ids, params)
     metrics_in = _in_list("metric", metrics, params)
