@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pingouin
@@ -24,6 +26,17 @@ def test_g20_groups_with_skewed_data_use_mann_whitney_like_pingouin():
     below, above = rng.exponential(1.0, 50), rng.exponential(2.0, 30)
     r = compare_groups(below, above)
     assert r.test == "mann_whitney_u" and min(r.normality_p) < 0.05
+    assert r.p_value == pytest.approx(pingouin.mwu(below, above)["p_val"].item())
+
+
+def test_a_constant_group_is_not_normal_and_raises_no_scipy_warning():
+    # e.g. absence rate 0 for every G20- muscle: Shapiro-Wilk is undefined on a constant sample
+    rng = np.random.default_rng(2)
+    below, above = np.zeros(20), rng.normal(1.0, 0.5, 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = compare_groups(below, above)
+    assert r.test == "mann_whitney_u" and r.normality_p[0] == 0.0
     assert r.p_value == pytest.approx(pingouin.mwu(below, above)["p_val"].item())
 
 

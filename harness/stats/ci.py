@@ -39,9 +39,9 @@ def t_interval(
     x = require_finite(values, "t_interval")
     if x.size < 2:
         return (float("nan"), float("nan"))
+    if np.ptp(x) == 0:  # zero spread: scipy would warn and give NaN for scale 0
+        return (float(x[0]), float(x[0]))
     low, high = stats.t.interval(confidence, x.size - 1, loc=x.mean(), scale=stats.sem(x))
-    if not np.isfinite(low):  # zero spread: scipy gives NaN for scale 0
-        return (float(x.mean()), float(x.mean()))
     return (float(low), float(high))
 
 

@@ -40,7 +40,9 @@ class TestResult:
 
 
 def _shapiro_p(x: np.ndarray) -> float:
-    return float(stats.shapiro(x).pvalue)
+    """Shapiro–Wilk p; a constant sample is degenerate, not normal: p = 0 (scipy would
+    warn and return 1)."""
+    return float(stats.shapiro(x).pvalue) if np.ptp(x) > 0 else 0.0
 
 
 def compare_groups(a: Sequence[float], b: Sequence[float], alpha: float = 0.05) -> TestResult:
@@ -72,7 +74,7 @@ def compare_paired(a: Sequence[float], b: Sequence[float], alpha: float = 0.05) 
     d = x - y
     if not d.any():
         return TestResult("none", 0.0, 1.0, (float("nan"),), (x.size,))
-    normality = _shapiro_p(d) if np.ptp(d) > 0 else 0.0
+    normality = _shapiro_p(d)
     if normality >= alpha:
         r = stats.ttest_rel(x, y)
         test = "paired_t"
