@@ -100,21 +100,27 @@ def pooled_g20(store: Store, profile: str) -> pd.DataFrame:
 
 
 def costs(store: Store, profile: str) -> pd.DataFrame:
-    runs = store.runs()
-    runs = runs[
-        (runs["profile"] == profile) & (runs["status"] == "finished") & (runs["kind"] == "trained")
-    ]
-    runs = runs.sort_values("finished_at").groupby(["task", "model"]).tail(1)
-    return pd.DataFrame(
-        {
-            "Task": runs["task"],
-            "Network": runs["model"],
-            "Folds": runs["folds_finished"].map(len),
-            "Wall time (min)": (runs["wall_time_s"] / 60).round(1),
-            "Train images/s": runs["train_images_per_s"].round(1),
-            "Peak memory (MB)": runs["peak_memory_mb"].round(0),
-            "Device": runs["device_name"],
-        }
+    """Per task and network, from the ``folds`` table of the newest finished run: a run
+    resumed over several invocations stores only the last invocation's wall time, so the
+    fold rows (each fold's own wall time, training images/s and peak memory) are summed."""
+    return store.query(
+        """
+        WITH latest AS (
+            SELECT run_id, task, model, device_name FROM runs
+            WHERE profile = ? AND status = 'finished' AND kind = 'trained'
+            QUALIFY row_number() OVER (PARTITION BY task, model ORDER BY finished_at DESC) = 1
+        )
+        SELECT l.task AS "Task", l.model AS "Network", count(*) AS "Folds",
+               round(sum(f.wall_time_s) / 60, 1) AS "Wall time, all folds (min)",
+               round(avg(f.wall_time_s) / 60, 1) AS "per fold (min)",
+               round(avg(f.epochs), 1) AS "Epochs per fold",
+               round(avg(f.train_images_per_s), 1) AS "Train images/s",
+               round(max(f.peak_memory_mb)) AS "Peak memory (MB)",
+               l.device_name AS "Device"
+        FROM latest l JOIN folds f USING (run_id)
+        GROUP BY ALL ORDER BY "Task" DESC, "Network"
+        """,
+        [profile],
     )
 
 
