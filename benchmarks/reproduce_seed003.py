@@ -99,6 +99,26 @@ def pooled_g20(store: Store, profile: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def same_fold_table(store: Store, profile: str, fold: int) -> pd.DataFrame:
+    """Mean ± SD of the Table 1 value metrics on one fold's test scans only, for every
+    network that finished it: a comparison on identical cases when networks finished
+    different numbers of folds (CPU budget)."""
+    out = []
+    for task in TASKS:
+        selected = select_runs(store.runs(task), get_task(task), profile).runs
+        rows = metric_rows(store, selected["run_id"].tolist(), "test", G20_METRICS)
+        rows = rows[rows["fold"] == fold].merge(selected[["run_id", "model"]], on="run_id")
+        for model, group in rows.groupby("model"):
+            cells = {
+                metric_header(m): f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
+                for m, v in ((m, group.loc[group["metric"] == m, "value"].dropna())
+                             for m in G20_METRICS)
+            }  # fmt: skip
+            n = int((group["metric"] == G20_METRICS[0]).sum())
+            out.append({"Task": task, "Network": model, "n": n, **cells})
+    return pd.DataFrame(out)
+
+
 def costs(store: Store, profile: str) -> pd.DataFrame:
     """Per task and network, from the ``folds`` table of the newest finished run: a run
     resumed over several invocations stores only the last invocation's wall time, so the
@@ -161,6 +181,8 @@ def main() -> None:
             f"{p.metric} {p.group} {p.value} ± {p.sd} (p={p.p_value:.2e})" for p in published
         )
     )
+    print(f"\n### Fold 0 only: every network on the same test scans ({args.profile} profile)\n")
+    print(markdown(same_fold_table(store, args.profile, fold=0)))
     print(f"\n### Cost per network ({args.profile} profile)\n")
     print(markdown(costs(store, args.profile)))
 

@@ -414,6 +414,9 @@ def test_metric_rows_join_flags_and_attributes_in_duckdb(store: Store, run_id: s
         False,
         True,
     ]
+    plain = metric_rows(store, [run_id], "test", ["dice"])  # no side metrics, no attributes
+    assert list(plain.columns) == ["run_id", "fold", "case_id", "structure", "metric", "value"]
+    assert plain["value"].tolist() == rows.loc[rows["metric"] == "dice", "value"].tolist()
     none = metric_rows(store, [], "test", ["dice", "hd95"], ["absent", "spurious"], ["ff_ref"])
     assert none.empty and (none.dtypes == rows.dtypes).all()  # concatenates without objects
 

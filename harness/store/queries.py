@@ -50,7 +50,9 @@ def metric_rows(
         text = {"run_id", "case_id", "structure", "metric"}
         dtypes = {c: "str" if c in text else "int32" if c == "fold" else "float64" for c in columns}
         return pd.DataFrame(columns=columns).astype(dtypes)
-    params: dict[str, Any] = {"split": split, "case_level": CASE_LEVEL}
+    params: dict[str, Any] = {"split": split}
+    if attributes:  # DuckDB refuses a named parameter the SQL does not use
+        params["case_level"] = CASE_LEVEL
     runs_in = _in_list("run", run_ids, params)
     metrics_in = _in_list("metric", metrics, params)
     side_in = _in_list("side", [*side_metrics, *attributes], params) or "NULL"
