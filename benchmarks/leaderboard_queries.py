@@ -114,6 +114,7 @@ def run_record(i: int) -> RunRecord:
     profile = PROFILES[(i // len(MODELS)) % len(PROFILES)]
     return synthetic_run_record(
         f"bench-{i}",
+        NMD_THIGH,
         model=MODELS[i % len(MODELS)],
         profile=profile,
         seed=i // (len(MODELS) * len(PROFILES)),

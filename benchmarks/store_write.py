@@ -57,6 +57,7 @@ def fold_rows(n_rows: int, rng: np.random.Generator) -> pd.DataFrame:
 def run_record(i: int) -> RunRecord:
     return synthetic_run_record(
         f"bench-{i}",
+        NMD_THIGH,
         model=MODELS[i % len(MODELS)],
         profile=PROFILES[(i // len(MODELS)) % len(PROFILES)],
         seed=i,

@@ -73,7 +73,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     now = datetime.now(UTC)
     for model in ("A", "B", "C"):
         run_id, _ = store.begin_run(
-            synthetic_run_record(model, model=model, folds_planned=list(FOLDS))
+            synthetic_run_record(model, NMD_THIGH, model=model, folds_planned=list(FOLDS))
         )
         long = rows(model)
         for fold, part in long.groupby("fold"):

@@ -64,7 +64,12 @@ def wide_values(model: str) -> pd.DataFrame:
 
 def record(model: str, key: str, data: str = "d1", split: str = "s1") -> RunRecord:
     return synthetic_run_record(
-        key, model=model, data_fingerprint=data, split_fingerprint=split, folds_planned=list(FOLDS)
+        key,
+        NMD_THIGH,
+        model=model,
+        data_fingerprint=data,
+        split_fingerprint=split,
+        folds_planned=list(FOLDS),
     )
 
 

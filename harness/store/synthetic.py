@@ -4,18 +4,31 @@ records carry the real data, split, package and git fingerprints (`harness.runne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from harness.store.records import RunRecord
 
 
-def synthetic_run_record(run_key: str, **fields: Any) -> RunRecord:
-    """A trained-kind ``RunRecord`` for ``nmd_thigh`` (version 1, ``unet2d``, quick profile,
-    CPU) with placeholder fingerprints; any field can be overridden by keyword."""
+class TaskIdentity(Protocol):
+    """What a record needs of a task: a `tasks.TaskSpec` satisfies it (the store does not
+    import `tasks`)."""
+
+    name: str
+    version: int
+
+
+def synthetic_run_record(
+    run_key: str, spec: TaskIdentity | None = None, **fields: Any
+) -> RunRecord:
+    """A trained-kind ``RunRecord`` (``unet2d``, quick profile, CPU) with placeholder
+    fingerprints; any field can be overridden by keyword.
+
+    ``spec``: the task whose name and *current* version the record carries, so that
+    `harness.summary.select_runs` compares it; without one, ``nmd_thigh`` version 1."""
     defaults: dict[str, Any] = {
         "kind": "trained",
-        "task": "nmd_thigh",
-        "task_version": 1,
+        "task": spec.name if spec else "nmd_thigh",
+        "task_version": spec.version if spec else 1,
         "model": "unet2d",
         "profile": "quick",
         "seed": 0,
