@@ -63,6 +63,26 @@ def run_all(tasks, networks, profile: str, db: Path, device: str, folds: list[in
             )
 
 
+def held_out_rows(
+    store: Store, profile: str, metrics: list[str], attributes: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Test-split case-metric rows of the runs `select_runs` compares for each task, with
+    ``task`` and ``model`` columns (`metric_rows` for the other columns)."""
+    runs = store.runs()
+    frames = []
+    for task in TASKS:
+        selected = select_runs(runs[runs["task"] == task], get_task(task), profile).runs
+        frame = metric_rows(
+            store, selected["run_id"].tolist(), "test", metrics, attributes=attributes
+        )
+        frames.append(frame.merge(selected[["run_id", "model"]], on="run_id").assign(task=task))
+    return pd.concat(frames, ignore_index=True)
+
+
+def mean_sd(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
 def pooled_g20(store: Store, profile: str) -> pd.DataFrame:
     """Seed Table 2: muscles of thigh and leg pooled, G20− vs G20+ per network.
 
@@ -70,22 +90,14 @@ def pooled_g20(store: Store, profile: str) -> pd.DataFrame:
     the summaries; the test is `harness.stats.compare_groups` (Shapiro–Wilk on each group →
     Welch t or Mann–Whitney U; the seed names "Student's t-tests or Wilcoxon")."""
     threshold = get_task(TASKS[0]).strata[0].threshold
-    runs = store.runs()
-    rows = []
-    for task in TASKS:
-        selected = select_runs(runs[runs["task"] == task], get_task(task), profile).runs
-        frame = metric_rows(
-            store, selected["run_id"].tolist(), "test", TABLE1_METRICS, attributes=["ff_ref"]
-        )
-        rows.append(frame.merge(selected[["run_id", "model"]], on="run_id"))
-    rows = pd.concat(rows, ignore_index=True)
+    rows = held_out_rows(store, profile, TABLE1_METRICS, attributes=("ff_ref",))
     rows["stratum"] = (rows["attribute_0"] >= threshold).map({False: "G20-", True: "G20+"})
     out = []
     for (model, metric), group in rows.groupby(["model", "metric"], sort=False):
         values = {s: group.loc[group["stratum"] == s, "value"] for s in ("G20-", "G20+")}
         finite = {s: v[np.isfinite(v)] for s, v in values.items()}
         cells = {
-            s: f"{v.mean():.3f} ± {v.std(ddof=1):.3f} (n={v.size})" if v.size > 1 else f"n={v.size}"
+            s: f"{mean_sd(v)} (n={v.size})" if v.size > 1 else f"n={v.size}"
             for s, v in finite.items()
         }
         excluded = sum(int((~np.isfinite(v)).sum()) for v in values.values())
@@ -103,18 +115,16 @@ def same_fold_table(store: Store, profile: str, fold: int) -> pd.DataFrame:
     """Mean ± SD of the Table 1 value metrics on one fold's test scans only, for every
     network that finished it: a comparison on identical cases when networks finished
     different numbers of folds (CPU budget)."""
+    rows = held_out_rows(store, profile, G20_METRICS)
+    rows = rows[rows["fold"] == fold]
     out = []
     for task in TASKS:
-        selected = select_runs(store.runs(task), get_task(task), profile).runs
-        rows = metric_rows(store, selected["run_id"].tolist(), "test", G20_METRICS)
-        rows = rows[rows["fold"] == fold].merge(selected[["run_id", "model"]], on="run_id")
-        for model, group in rows.groupby("model"):
+        for model, group in rows[rows["task"] == task].groupby("model"):
+            by_metric = group.groupby("metric")["value"]
             cells = {
-                metric_header(m): f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
-                for m, v in ((m, group.loc[group["metric"] == m, "value"].dropna())
-                             for m in G20_METRICS)
-            }  # fmt: skip
-            n = int((group["metric"] == G20_METRICS[0]).sum())
+                metric_header(m): mean_sd(by_metric.get_group(m).dropna()) for m in G20_METRICS
+            }
+            n = int(by_metric.size()[G20_METRICS[0]])
             out.append({"Task": task, "Network": model, "n": n, **cells})
     return pd.DataFrame(out)
 
