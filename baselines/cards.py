@@ -7,11 +7,11 @@ Adam, early stopping with patience 10 (from the profile), no augmentation.
 
 from __future__ import annotations
 
-from baselines.networks.catalog import NETWORKS
-from harness.models import ModelCard
+from mskbench.baselines.networks.catalog import NETWORKS
+from mskbench.harness.models import ModelCard
 
 _SEED_003 = "Hostin et al. 2023, J Magn Reson Imaging 58:1826, doi:10.1002/jmri.28708"
-_IMPLEMENTATION = "baselines.segmenter:NetworkSegmenter"
+_IMPLEMENTATION = "mskbench.baselines.segmenter:NetworkSegmenter"
 
 
 def _card(network: str, mode: str, batch_size: int) -> ModelCard:

@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from harness.models import ModelCard, Prediction
+from mskbench.harness.models import ModelCard, Prediction
 
 TASKS = ("lumbar_paraspinal",)
 _SEED_002 = "Xu et al. 2024, JOR Spine 7(3):e70003, doi:10.1002/jsp2.70003"
@@ -99,7 +98,7 @@ class LumbarThreshold:
     def fit(self, train, val, ctx):
         self.muscles_ = [ctx.task.labels[m] for m in ctx.task.masks[0].within]
         if self.rois == "network":
-            from baselines.lumbar_dual import structure_network
+            from mskbench.baselines.lumbar_dual import structure_network
 
             self.segmenter_ = structure_network()
             return self.segmenter_.fit(train, val, ctx)
@@ -124,7 +123,7 @@ class LumbarThreshold:
 
 LUMBAR_THRESHOLD = ModelCard(
     name="lumbar_threshold",
-    implementation="baselines.lumbar:LumbarThreshold",
+    implementation="mskbench.baselines.lumbar:LumbarThreshold",
     description=(
         "Seed 002 §5.1 thresholding: Otsu threshold per muscle ROI, outliers beyond "
         "mean ± 1.96 SD replaced by the mean of the others; on the reference muscles "
@@ -137,7 +136,7 @@ LUMBAR_THRESHOLD = ModelCard(
 
 LUMBAR_DUAL = ModelCard(
     name="lumbar_dual",
-    implementation="baselines.lumbar_dual:LumbarDual",
+    implementation="mskbench.baselines.lumbar_dual:LumbarDual",
     description=(
         "Seed 002's dual model: structure segmentation network (2D U-Net, instances = "
         "connected components per label, score = mean softmax) + fat U-Net trained with a "

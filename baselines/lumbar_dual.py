@@ -6,7 +6,7 @@
   early stopping). Widths per size in `NETWORK_SIZES` (``small`` runs the quick profile on
   a 2-core CPU; ``paper`` is Ronneberger's 64–1024). Instances are the connected
   components of each predicted label, scored by their mean softmax probability
-  (`tasks.lumbar_metrics`).
+  (`tasks.lumbar.evaluator`).
 
   *Deviation from the seed*, which used a Cascade Mask R-CNN (ResNet-101 + FPN, initialised
   from COCO weights of the MMDetection zoo): mskbench never downloads weights, and a
@@ -35,13 +35,12 @@ from typing import Any
 import numpy as np
 import torch
 from monai.losses import FocalLoss
+from mskbench.baselines.networks.unet import build_unet2d
+from mskbench.harness.models import CaseSet, FitContext, FitReport, Prediction
+from mskbench.harness.training import TorchSegmenter, runtime
+from mskbench.harness.training.loop import LoopConfig, TrainingLoop
+from mskbench.harness.training.samples import SampleSpec, zscore
 from torch import nn
-
-from baselines.networks.unet import build_unet2d
-from harness.models import CaseSet, FitContext, FitReport, Prediction
-from harness.training import TorchSegmenter, runtime
-from harness.training.loop import LoopConfig, TrainingLoop
-from harness.training.samples import SampleSpec, zscore
 
 IGNORE, MUSCLE, FAT = 0, 1, 2
 #: U-Net widths per level of the two networks, per network size.

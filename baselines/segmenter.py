@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mskbench.baselines.networks import build_network
+from mskbench.baselines.networks.catalog import network_info
+from mskbench.harness.training import TorchSegmenter
 from torch import nn
-
-from baselines.networks import build_network
-from baselines.networks.catalog import network_info
-from harness.training import TorchSegmenter
 
 
 class NetworkSegmenter(TorchSegmenter):

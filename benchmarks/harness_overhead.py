@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from monai.losses import DiceLoss
-
-from baselines.networks import build_network
-from harness.training import LoopConfig, TrainingLoop
+from mskbench.baselines.networks import build_network
+from mskbench.harness.training import LoopConfig, TrainingLoop
 
 
 def make_batches(n: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -16,12 +16,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
-
-from baselines.lumbar import threshold_fat
-from tasks import get_task
-from tasks.lumbar import LEVELS, MUSCLE_LABELS, MUSCLES
-from tasks.phantoms.lumbar import LABEL_OF, plan_cohort, render_scan
-from tasks.phantoms.spine import FI_TABLE5, RCSA_TABLE4
+from mskbench.baselines.lumbar import threshold_fat
+from mskbench.tasks import get_task
+from mskbench.tasks.lumbar.phantom import LABEL_OF, plan_cohort, render_scan
+from mskbench.tasks.lumbar.spec import LEVELS, MUSCLE_LABELS, MUSCLES
+from mskbench.tasks.lumbar.spine import FI_TABLE5, RCSA_TABLE4
 
 
 def measure(profile: str, seed: int) -> pd.DataFrame:

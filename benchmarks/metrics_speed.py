@@ -42,9 +42,8 @@ from monai.metrics import (
     compute_surface_dice,
     get_confusion_matrix,
 )
+from mskbench.harness.metrics import evaluate_segmentation
 from scipy import ndimage
-
-from harness.metrics import evaluate_segmentation
 
 SHAPE = (24, 320, 320)
 SPACING = (10.0, 0.68, 0.68)

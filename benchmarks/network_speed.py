@@ -32,9 +32,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-
-from baselines.networks import NETWORKS, SIZES, build_network
-from harness.training.samples import pad_depth
+from mskbench.baselines.networks import NETWORKS, SIZES, build_network
+from mskbench.harness.training.samples import pad_depth
 
 IN_CHANNELS = 1
 NUM_CLASSES = 11

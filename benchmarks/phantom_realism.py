@@ -15,11 +15,15 @@ import argparse
 
 import numpy as np
 import pandas as pd
-
-from tasks import get_task
-from tasks.contract import Dataset
-from tasks.inspect import boundary_contrast, distribution, structure_map_means, threshold_baseline
-from tasks.phantoms import prepare_phantom
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Dataset
+from mskbench.tasks.inspect import (
+    boundary_contrast,
+    distribution,
+    structure_map_means,
+    threshold_baseline,
+)
+from mskbench.tasks.phantoms import prepare_phantom
 
 SEED_FIG2 = {
     "ff": (8.76, 7.68, 1.87, 64.34),

@@ -16,10 +16,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the target says
 
-from tasks import get_task
-from tasks.contract import Layout, write_case
-from tasks.phantoms.limb import TEMPLATES
-from tasks.phantoms.nmd import plan_cohort, render_scan
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Layout, write_case
+from mskbench.tasks.nmd.limb import TEMPLATES
+from mskbench.tasks.nmd.phantom import plan_cohort, render_scan
 
 
 def main() -> None:

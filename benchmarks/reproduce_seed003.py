@@ -26,14 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from harness.report import format_p, metric_header, table1
-from harness.runner import RunRequest, run
-from harness.stats import compare_groups
-from harness.store import Store
-from harness.store.queries import metric_rows
-from harness.summary import select_runs, summarize_task
-from tasks import get_task
+from mskbench.harness.report import format_p, metric_header, table1
+from mskbench.harness.runner import RunRequest, run
+from mskbench.harness.stats import compare_groups
+from mskbench.harness.store import Store
+from mskbench.harness.store.queries import metric_rows
+from mskbench.harness.summary import select_runs, summarize_task
+from mskbench.tasks import get_task
 
 NETWORKS = ("unet2d", "unet3d", "transunet", "hrnet")
 TASKS = ("nmd_thigh", "nmd_leg")

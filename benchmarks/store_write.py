@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from harness.store import FoldRecord, RunRecord, Store
-from harness.store.queries import metric_rows
-from harness.store.synthetic import synthetic_run_record
-from harness.summary import FLAGS, summarize_task
-from tasks.nmd import NMD_THIGH, THIGH_MUSCLES
+from mskbench.harness.store import FoldRecord, RunRecord, Store
+from mskbench.harness.store.queries import metric_rows
+from mskbench.harness.store.synthetic import synthetic_run_record
+from mskbench.harness.summary import FLAGS, summarize_task
+from mskbench.tasks.nmd.spec import NMD_THIGH, THIGH_MUSCLES
 
 MODELS = ("unet2d", "unet3d", "hrnet", "transunet", "m4", "m5", "m6", "m7", "m8", "m9")
 PROFILES = ("smoke", "quick", "paper", "smoke")

@@ -4,6 +4,6 @@ Submodules are imported on first attribute access so `import harness` (and `benc
 stays fast and never imports torch.
 """
 
-from harness.registry import Registry, UnknownNameError, load_reference
+from mskbench.harness.registry import Registry, UnknownNameError, load_reference
 
 __all__ = ["Registry", "UnknownNameError", "load_reference"]

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from mskbench.harness.registry import UnknownNameError
 from rich.console import Console
 from rich.table import Table
-
-from harness.registry import UnknownNameError
 
 EXIT_BAD_INPUT = 2
 console = Console(soft_wrap=True)
@@ -64,8 +63,8 @@ def _bad_input(message: str) -> typer.Exit:
 @contextmanager
 def bad_input_exits() -> Iterator[None]:
     """Turn the project's input errors into a clear message and exit code 2."""
-    from tasks.contract import ContractError, ValidationError
-    from tasks.spec import TaskSpecError
+    from mskbench.tasks.contract import ContractError, ValidationError
+    from mskbench.tasks.spec import TaskSpecError
 
     try:
         yield
@@ -84,7 +83,7 @@ def bad_input_exits() -> Iterator[None]:
 
 
 def _task(name: str):
-    from tasks import get_task
+    from mskbench.tasks import get_task
 
     return get_task(name)
 
@@ -122,7 +121,7 @@ def list_tasks(
     ] = False,
 ) -> None:
     """List the benchmark tasks with their study, inputs and primary metric."""
-    from tasks import get_task, task_names
+    from mskbench.tasks import get_task, task_names
 
     table = Table(title="mskbench tasks", show_lines=verbose)
     for column in ("task", "study", "input", "structures", "split", "primary"):
@@ -157,8 +156,8 @@ def data_prepare(
     seed: SeedOption = 0,
 ) -> None:
     """Generate the task's phantom dataset (deterministic for profile and seed; cached)."""
-    from tasks import PROFILES
-    from tasks.phantoms import n_phantom_cases, prepare_phantom
+    from mskbench.tasks import PROFILES
+    from mskbench.tasks.phantoms import n_phantom_cases, prepare_phantom
 
     _choice(profile, PROFILES, "--profile")
     with bad_input_exits():
@@ -179,9 +178,9 @@ def data_validate(
     task: TaskOption,
 ) -> None:
     """Check a dataset folder against the data contract; report every problem at once."""
-    from tasks.contract import ValidationError, validate_dataset
-    from tasks.contract.layout import CASES_CSV
-    from tasks.contract.validate import read_cases_csv
+    from mskbench.tasks.contract import ValidationError, validate_dataset
+    from mskbench.tasks.contract.layout import CASES_CSV
+    from mskbench.tasks.contract.validate import read_cases_csv
 
     with bad_input_exits():
         spec = _task(task)
@@ -208,7 +207,7 @@ def data_split(
     ] = False,
 ) -> None:
     """Create the frozen, subject-grouped splits.json of a dataset (once)."""
-    from tasks.contract import create_splits, read_splits
+    from mskbench.tasks.contract import create_splits, read_splits
 
     with bad_input_exits():
         spec = _task(task)
@@ -224,7 +223,7 @@ def data_split(
 
 
 def _dataset_task(root: Path, task: str | None):
-    from tasks.contract import read_dataset_json
+    from mskbench.tasks.contract import read_dataset_json
 
     if task is None:
         task = read_dataset_json(root).get("mskbench", {}).get("task")
@@ -246,8 +245,8 @@ def data_show(
     ] = None,
 ) -> None:
     """Draw a case: image with reference contours per structure, and its maps."""
-    from tasks.contract import Dataset
-    from tasks.show import plot_case
+    from mskbench.tasks.contract import Dataset
+    from mskbench.tasks.show import plot_case
 
     with bad_input_exits():
         spec = _dataset_task(root, task)
@@ -277,8 +276,8 @@ def data_stats(
     ] = None,
 ) -> None:
     """Per-structure distribution of each map over the dataset (seed 003 Fig. 2 style)."""
-    from tasks.contract import Dataset
-    from tasks.inspect import distribution, structure_map_means
+    from mskbench.tasks.contract import Dataset
+    from mskbench.tasks.inspect import distribution, structure_map_means
 
     with bad_input_exits():
         spec = _dataset_task(root, task)
@@ -324,7 +323,7 @@ def list_models(
     ] = False,
 ) -> None:
     """List registered models (entry-point group mskbench.models) and the tasks they support."""
-    from harness.models import get_model_card, model_names
+    from mskbench.harness.models import get_model_card, model_names
 
     table = Table(title="mskbench models", show_lines=verbose)
     for column in ("model", "tasks", "description") + (("hyper-parameters",) if verbose else ()):
@@ -393,9 +392,9 @@ def run_command(
     ] = None,
 ) -> None:
     """Train and evaluate a model on a task: cross-validation, metrics, DuckDB results."""
-    from harness.runner import RunFailed, RunRequest, run
-    from harness.training.runtime import DEVICES
-    from tasks import PROFILES
+    from mskbench.harness.runner import RunFailed, RunRequest, run
+    from mskbench.harness.training.runtime import DEVICES
+    from mskbench.tasks import PROFILES
 
     _choice(profile, PROFILES, "--profile")
     if device not in DEVICES and not device.startswith("cuda:"):
@@ -427,7 +426,7 @@ class _RunProgress:
     """Rich progress for `bench run`: folds, epochs of the current fold, predictions."""
 
     def __enter__(self):
-        from harness.runner import RunObserver
+        from mskbench.harness.runner import RunObserver
 
         progress = _progress()
         outer = self
@@ -495,7 +494,7 @@ def score_command(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Score predictions made by any tool (nnU-Net, MONAI, in-house) into the results."""
-    from harness.scoring import score
+    from mskbench.harness.scoring import score
 
     with bad_input_exits():
         outcome = score(task, data, predictions, name, db, _parse_folds(folds), scores)
@@ -538,8 +537,8 @@ def results_command(
 
 
 def _print_paper_tables(task: str, profile: str | None, db: Path, split: str, fmt: str) -> None:
-    from harness.report import paper_tables, render_tables
-    from harness.store import Store
+    from mskbench.harness.report import paper_tables, render_tables
+    from mskbench.harness.store import Store
 
     spec = _task(task)
     if spec.tables is None:
@@ -563,9 +562,9 @@ def _table_width() -> int:
 
 
 def _print_summary(task: str, profile: str | None, db: Path, split: str, fmt: str) -> None:
-    from harness.report import render
-    from harness.store import Store
-    from harness.summary import summarize_task
+    from mskbench.harness.report import render
+    from mskbench.harness.store import Store
+    from mskbench.harness.summary import summarize_task
 
     summary = summarize_task(Store(db), _task(task), profile=profile, split=split)
     if not summary.attrs["runs"]:
@@ -590,7 +589,7 @@ def new_model(
     ] = Path("."),
 ) -> None:
     """Write a ready-to-install model plugin package (entry point, model class, test)."""
-    from harness.plugin import new_plugin
+    from mskbench.harness.plugin import new_plugin
 
     try:
         root = new_plugin(name, out)
@@ -608,7 +607,7 @@ def leaderboard_command(
     port: Annotated[int, typer.Option("--port", help="Local port of the Streamlit server.")] = 8501,
 ) -> None:
     """Open the Streamlit leaderboard on the results database (read-only)."""
-    from leaderboard.launch import launch
+    from mskbench.leaderboard.launch import launch
 
     if not db.is_file():
         raise _bad_input(f"{db}: no results database (run `bench run` first or pass --db)")

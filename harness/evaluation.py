@@ -24,12 +24,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from harness.metrics import evaluate_segmentation, fat_pixel_metrics
-from harness.models.protocol import Prediction
-from harness.registry import load_reference
-from tasks.contract.dataset import Case
-from tasks.spec import MaskSpec, TaskSpec
+from mskbench.harness.metrics import evaluate_segmentation, fat_pixel_metrics
+from mskbench.harness.models.protocol import Prediction
+from mskbench.harness.registry import load_reference
+from mskbench.tasks.contract.dataset import Case
+from mskbench.tasks.spec import MaskSpec, TaskSpec
 
 CASE_LEVEL = "__case__"
 IMAGE_LEVEL_METRICS = ("pixel_accuracy", "foreground_pixel_accuracy")

@@ -18,13 +18,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from mskbench.harness.metrics import metric_info
+from mskbench.harness.registry import load_reference
+from mskbench.harness.store import Store
+from mskbench.tasks.spec import TaskSpec
 from rich.console import Console
 from rich.table import Table
-
-from harness.metrics import metric_info
-from harness.registry import load_reference
-from harness.store import Store
-from tasks.spec import TaskSpec
 
 Format = Literal["table", "csv", "json", "markdown"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json", "markdown")

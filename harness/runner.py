@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from harness.evaluation import attribute_rows, case_metric_rows
-from harness.models import (
+from mskbench.harness.evaluation import attribute_rows, case_metric_rows
+from mskbench.harness.models import (
     CaseSet,
     EpochReport,
     FitContext,
@@ -34,12 +33,12 @@ from harness.models import (
     get_model_card,
     hyperparameters_of,
 )
-from harness.provenance import git_commit, package_version, package_versions
-from harness.store import FoldRecord, RunRecord, Store
-from tasks import get_task
-from tasks.contract import Dataset, validation_subjects, write_image
-from tasks.phantoms import prepare_phantom
-from tasks.spec import TaskSpec
+from mskbench.harness.provenance import git_commit, package_version, package_versions
+from mskbench.harness.store import FoldRecord, RunRecord, Store
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Dataset, validation_subjects, write_image
+from mskbench.tasks.phantoms import prepare_phantom
+from mskbench.tasks.spec import TaskSpec
 
 log = logging.getLogger(__name__)
 DEFAULT_DB = Path("results/mskbench.duckdb")
@@ -127,7 +126,7 @@ def run_record(
     device_name: str,
     folds: list[int],
 ) -> RunRecord:
-    from tasks.contract import json_sha256
+    from mskbench.tasks.contract import json_sha256
 
     key = {
         "task": task.name,
@@ -209,7 +208,7 @@ class Runner:
         }
 
     def run(self) -> RunOutcome:
-        from harness.training.runtime import device_name, resolve_device
+        from mskbench.harness.training.runtime import device_name, resolve_device
 
         request, task = self.request, self.task
         started = time.perf_counter()

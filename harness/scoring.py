@@ -30,14 +30,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from harness.evaluation import attribute_rows, case_metric_rows
-from harness.models.protocol import Prediction
-from harness.provenance import git_commit, package_version, package_versions
-from harness.runner import RunOutcome, _now
-from harness.store import FoldRecord, RunRecord, Store
-from tasks import get_task
-from tasks.contract import (
+from mskbench.harness.evaluation import attribute_rows, case_metric_rows
+from mskbench.harness.models.protocol import Prediction
+from mskbench.harness.provenance import git_commit, package_version, package_versions
+from mskbench.harness.runner import RunOutcome, _now
+from mskbench.harness.store import FoldRecord, RunRecord, Store
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import (
     Dataset,
     Problem,
     ValidationError,
@@ -46,8 +45,8 @@ from tasks.contract import (
     read_grid,
     read_image,
 )
-from tasks.contract.imageio import FILE_ENDINGS, strip_ending
-from tasks.spec import TaskSpec
+from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
+from mskbench.tasks.spec import TaskSpec
 
 
 @dataclass(frozen=True)

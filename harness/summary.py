@@ -32,15 +32,19 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-
-from harness.metrics import absence_rate, outlier_rates, summarize, with_worst_case_distances
-from harness.metrics.aggregate import DISTANCE_METRICS
-from harness.stats import compare_groups
-from harness.stats.ci import DEFAULT_RESAMPLES, DEFAULT_SEED
-from harness.stats.comparisons import MIN_PER_GROUP
-from harness.store import SPLITS, Store
-from harness.store.queries import metric_rows
-from tasks.spec import TaskSpec
+from mskbench.harness.metrics import (
+    absence_rate,
+    outlier_rates,
+    summarize,
+    with_worst_case_distances,
+)
+from mskbench.harness.metrics.aggregate import DISTANCE_METRICS
+from mskbench.harness.stats import compare_groups
+from mskbench.harness.stats.ci import DEFAULT_RESAMPLES, DEFAULT_SEED
+from mskbench.harness.stats.comparisons import MIN_PER_GROUP
+from mskbench.harness.store import SPLITS, Store
+from mskbench.harness.store.queries import metric_rows
+from mskbench.tasks.spec import TaskSpec
 
 MSKBENCH = "mskbench"
 RATE_METRICS = ("absence_rate", "outlier_rate")

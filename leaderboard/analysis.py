@@ -15,13 +15,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
-from harness.report import metric_header
-from harness.stats import bland_altman, compare_groups, compare_paired, holm
-from harness.stats.comparisons import MIN_PER_GROUP
-from harness.summary import published_rows
-from leaderboard.taskview import (
+from mskbench.harness.report import metric_header
+from mskbench.harness.stats import bland_altman, compare_groups, compare_paired, holm
+from mskbench.harness.stats.comparisons import MIN_PER_GROUP
+from mskbench.harness.summary import published_rows
+from mskbench.leaderboard.taskview import (
     ABSENCE,
     OUTLIER,
     Biomarker,
@@ -29,7 +27,8 @@ from leaderboard.taskview import (
     decimals,
     name_of_test,
 )
-from tasks.spec import Stratum, TaskSpec
+from mskbench.tasks.spec import Stratum, TaskSpec
+from scipy import stats
 
 ALPHA = 0.05
 NO_DIFFERENCE = "no significant difference"

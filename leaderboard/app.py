@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 
 import streamlit as st
-
-from harness.store import SPLITS, StoreError, StoreLockedError
-from leaderboard import queries
-from leaderboard.context import PageContext
-from leaderboard.source import DEFAULT_LOCK_TIMEOUT_S, Source, snapshots
-from leaderboard.views import PAGES
-from tasks import get_task, task_names
-from tasks.spec import TaskSpec
+from mskbench.harness.store import SPLITS, StoreError, StoreLockedError
+from mskbench.leaderboard import queries
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.source import DEFAULT_LOCK_TIMEOUT_S, Source, snapshots
+from mskbench.leaderboard.views import PAGES
+from mskbench.tasks import get_task, task_names
+from mskbench.tasks.spec import TaskSpec
 
 DEFAULT_DB = Path("results/mskbench.duckdb")
 SPLIT_CAPTIONS = {"test": "cross-validation folds", "external": "second site, every fold's model"}

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 import altair as alt
 import pandas as pd
-
-from leaderboard.analysis import NO_DIFFERENCE, TOO_FEW
+from mskbench.leaderboard.analysis import NO_DIFFERENCE, TOO_FEW
 
 NEUTRAL = "#bbbbbb"
 

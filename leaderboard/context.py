@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-
-from harness.summary import select_runs
-from leaderboard import queries
-from leaderboard.source import Source
-from leaderboard.taskview import profile_key
-from tasks.spec import TaskSpec
+from mskbench.harness.summary import select_runs
+from mskbench.leaderboard import queries
+from mskbench.leaderboard.source import Source
+from mskbench.leaderboard.taskview import profile_key
+from mskbench.tasks.spec import TaskSpec
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pandas as pd
-
-from harness.metrics import METRICS
-from harness.metrics.aggregate import DISTANCE_METRICS
-from harness.store import CASE_LEVEL, Store
-from tasks.spec import Stratum
+from mskbench.harness.metrics import METRICS
+from mskbench.harness.metrics.aggregate import DISTANCE_METRICS
+from mskbench.harness.store import CASE_LEVEL, Store
+from mskbench.tasks.spec import Stratum
 
 #: Per-structure flags joined to every value (names of case-metric rows).
 FLAGS = {

@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-
-from harness.store import Store, StoreLockedError
-from harness.store.connection import connect
+from mskbench.harness.store import Store, StoreLockedError
+from mskbench.harness.store.connection import connect
 
 DEFAULT_LOCK_TIMEOUT_S = 3.0
 #: Seconds a replaced snapshot is kept for pages still drawing from it (each takes < 2 s).

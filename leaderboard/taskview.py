@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.metrics import METRICS
-from harness.report import SHORT_NAMES, metric_header
-from harness.store import CASE_LEVEL
-from tasks.spec import TaskSpec
+from mskbench.harness.metrics import METRICS
+from mskbench.harness.report import SHORT_NAMES, metric_header
+from mskbench.harness.store import CASE_LEVEL
+from mskbench.tasks.spec import TaskSpec
 
 #: Rates computed across cases, not stored per case.
 OUTLIER = "outlier_rate"

@@ -13,9 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-
-from tasks.show import body_window, structure_colours
-from tasks.spec import TaskSpec
+from mskbench.tasks.show import body_window, structure_colours
+from mskbench.tasks.spec import TaskSpec
 
 
 def draw_slice(

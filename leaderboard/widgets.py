@@ -7,9 +7,8 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-
-from leaderboard.context import PageContext
-from leaderboard.taskview import decimals
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.taskview import decimals
 
 PROFILE_KEY = "profile"
 ROW_PX = 35

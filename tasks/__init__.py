@@ -1,7 +1,7 @@
 """mskbench tasks: task specs, the data contract, and the procedural phantoms."""
 
-from tasks.registry import TASKS, get_task, task_names
-from tasks.spec import (
+from mskbench.tasks.registry import TASKS, get_task, task_names
+from mskbench.tasks.spec import (
     PROFILES,
     Citation,
     MapSpec,

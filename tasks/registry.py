@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.registry import Registry
-from tasks.spec import TaskSpec, TaskSpecError
+from mskbench.harness.registry import Registry
+from mskbench.tasks.spec import TaskSpec, TaskSpecError
 
 
 def _validate(name: str, obj: Any) -> TaskSpec:
@@ -22,9 +22,9 @@ def _validate(name: str, obj: Any) -> TaskSpec:
 TASKS: Registry[TaskSpec] = Registry("task", entry_point_group="mskbench.tasks", validate=_validate)
 
 _BUILTIN = {
-    "nmd_thigh": "tasks.nmd:NMD_THIGH",
-    "nmd_leg": "tasks.nmd:NMD_LEG",
-    "lumbar_paraspinal": "tasks.lumbar:LUMBAR_PARASPINAL",
+    "nmd_thigh": "mskbench.tasks.nmd.spec:NMD_THIGH",
+    "nmd_leg": "mskbench.tasks.nmd.spec:NMD_LEG",
+    "lumbar_paraspinal": "mskbench.tasks.lumbar.spec:LUMBAR_PARASPINAL",
 }
 for _name, _ref in _BUILTIN.items():
     TASKS.register(_name, _ref)

@@ -17,9 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
-
-from tasks.contract.dataset import Case
-from tasks.spec import TaskSpec
+from mskbench.tasks.contract.dataset import Case
+from mskbench.tasks.spec import TaskSpec
 
 _MAP_STYLE = {"ff": ("magma", (0, 100)), "mtr": ("viridis", (0, 60)), "t2": ("inferno", (20, 120))}
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from harness.metrics.catalog import METRICS
+from mskbench.harness.metrics.catalog import METRICS
 
 PROFILES = ("smoke", "quick", "paper")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -19,8 +19,8 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _smoke(task_name: str) -> Path:
-    from tasks import get_task
-    from tasks.phantoms import prepare_phantom
+    from mskbench.tasks import get_task
+    from mskbench.tasks.phantoms import prepare_phantom
 
     root, _ = prepare_phantom(get_task(task_name), "smoke", seed=0)
     return root

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
-from harness.models import get_model_card
-from harness.runner import RunRequest, run
-from tasks import get_task
+from mskbench.harness.models import get_model_card
+from mskbench.harness.runner import RunRequest, run
+from mskbench.tasks import get_task
 
 
 @pytest.mark.parametrize("task", ["nmd_thigh", "nmd_leg"])

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from mskbench.harness.cli import EXIT_BAD_INPUT, app
 from typer.testing import CliRunner
-
-from harness.cli import EXIT_BAD_INPUT, app
 
 runner = CliRunner()
 

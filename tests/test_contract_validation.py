@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from tasks import get_task
-from tasks.contract import (
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import (
     ContractError,
     Dataset,
     Problem,
@@ -349,8 +348,8 @@ def test_invalid_data_gets_no_splits_file(thigh_copy):
 
 
 def test_splits_are_subject_grouped_deterministic_and_fingerprinted(smoke_thigh):
-    from tasks.contract import make_splits
-    from tasks.contract.validate import read_cases_csv
+    from mskbench.tasks.contract import make_splits
+    from mskbench.tasks.contract.validate import read_cases_csv
 
     cases = read_cases_csv(smoke_thigh / "cases.csv")
     a, b, c = make_splits(TASK, cases, 0), make_splits(TASK, cases, 0), make_splits(TASK, cases, 1)

@@ -20,16 +20,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from mskbench.harness.registry import load_reference
+from mskbench.harness.report import metric_header
+from mskbench.harness.runner import RunFailed, RunRequest, run
+from mskbench.harness.scoring import score
+from mskbench.harness.store import Store
+from mskbench.harness.summary import summarize_task
+from mskbench.tasks import get_task, task_names
+from mskbench.tasks.contract import read_image, write_image
 from streamlit.testing.v1 import AppTest
-
-from harness.registry import load_reference
-from harness.report import metric_header
-from harness.runner import RunFailed, RunRequest, run
-from harness.scoring import score
-from harness.store import Store
-from harness.summary import summarize_task
-from tasks import get_task, task_names
-from tasks.contract import read_image, write_image
 
 #: The perfect submission makes constant groups: expected warnings of the harness tests.
 pytestmark = [
@@ -51,7 +50,7 @@ HOLDER = (
 WRITER = """
 import sys, time
 from pathlib import Path
-from harness.store.connection import connect
+from mskbench.harness.store.connection import connect
 waits = []
 for i in range(int(sys.argv[2])):
     start = time.monotonic()

@@ -10,15 +10,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from mskbench.harness.report import metric_header
+from mskbench.harness.store import FoldRecord, Store
+from mskbench.harness.store.synthetic import synthetic_run_record
+from mskbench.harness.summary import select_runs, summarize_task
+from mskbench.leaderboard import analysis, launch, queries, source
+from mskbench.leaderboard.taskview import biomarkers, compared_header, stored_metrics, value_metrics
+from mskbench.tasks.nmd.spec import NMD_THIGH
 from scipy import stats
-
-from harness.report import metric_header
-from harness.store import FoldRecord, Store
-from harness.store.synthetic import synthetic_run_record
-from harness.summary import select_runs, summarize_task
-from leaderboard import analysis, launch, queries, source
-from leaderboard.taskview import biomarkers, compared_header, stored_metrics, value_metrics
-from tasks.nmd import NMD_THIGH
 
 MUSCLES = ("VL", "VM", "RF")
 FOLDS = (0, 1, 2)

@@ -7,20 +7,19 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pytest
+from mskbench.baselines.lumbar import LumbarThreshold, final_thresholds
+from mskbench.harness.cli import app
+from mskbench.harness.evaluation import case_metric_rows
+from mskbench.harness.models import FitContext, Prediction
+from mskbench.harness.store import Store
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Dataset
+from mskbench.tasks.lumbar.evaluator import evaluate_case
+from mskbench.tasks.lumbar.spec import MUSCLE_LABELS
+from mskbench.tasks.lumbar.tables import tables
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 from typer.testing import CliRunner
-
-from baselines.lumbar import LumbarThreshold, final_thresholds
-from harness.cli import app
-from harness.evaluation import case_metric_rows
-from harness.models import FitContext, Prediction
-from harness.store import Store
-from tasks import get_task
-from tasks.contract import Dataset
-from tasks.lumbar import MUSCLE_LABELS
-from tasks.lumbar_metrics import evaluate_case
-from tasks.lumbar_report import tables
 
 TASK = get_task("lumbar_paraspinal")
 runner = CliRunner()
@@ -84,8 +83,7 @@ def test_on_network_rois_the_threshold_is_taken_inside_the_predicted_muscles(cas
 
 def test_the_fat_model_loss_is_a_focal_loss_with_gamma_5_over_muscle_pixels_only():
     import torch
-
-    from baselines.lumbar_dual import FAT, IGNORE, MUSCLE, MaskedFocalLoss
+    from mskbench.baselines.lumbar_dual import FAT, IGNORE, MUSCLE, MaskedFocalLoss
 
     logits = torch.tensor([[[[2.0, -1.0, 0.5, 3.0]]]])
     target = torch.tensor([[[[FAT, MUSCLE, FAT, IGNORE]]]])

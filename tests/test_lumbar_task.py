@@ -6,10 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
-from harness.summary import published_rows
-from tasks import MaskSpec, TaskSpecError, get_task, task_names
-from tasks.lumbar import LUMBAR_PARASPINAL
+from mskbench.harness.summary import published_rows
+from mskbench.tasks import MaskSpec, TaskSpecError, get_task, task_names
+from mskbench.tasks.lumbar.spec import LUMBAR_PARASPINAL
 
 TASK = LUMBAR_PARASPINAL
 
@@ -31,8 +30,8 @@ def test_the_fat_mask_is_a_second_target_scored_inside_the_muscles():
     (fat,) = TASK.masks
     assert fat.name == "fat" and TASK.mask_names == ("fat",)
     assert fat.within == TASK.structure_names[2:]
-    assert TASK.evaluator == "tasks.lumbar_metrics:evaluate_case"
-    assert TASK.tables == "tasks.lumbar_report:tables"
+    assert TASK.evaluator == "mskbench.tasks.lumbar.evaluator:evaluate_case"
+    assert TASK.tables == "mskbench.tasks.lumbar.tables:tables"
 
 
 def test_protocol_is_a_7_3_subject_split_plus_an_external_site():
@@ -82,7 +81,7 @@ def test_summary_rows_keep_only_whole_cohort_numbers_of_the_split():
         ({"masks": (MaskSpec("Fat", "x"),)}, "mask name 'Fat' must be lower_snake_case"),
         ({"masks": (MaskSpec("fat", "x"), MaskSpec("fat", "y"))}, "duplicate mask names"),
         ({"masks": (MaskSpec("fat", "x", within=("XX",)),)}, r"within \['XX'\], not in the label map"),
-        ({"evaluator": "tasks.lumbar_metrics.evaluate_case"}, "must be a 'module:function' reference"),
+        ({"evaluator": "mskbench.tasks.lumbar.evaluator.evaluate_case"}, "must be a 'module:function' reference"),
         ({"tables": "tables"}, "must be a 'module:function' reference"),
         ({"evaluator": None}, "stratum G20 uses map 'fi' the task lacks"),
     ],

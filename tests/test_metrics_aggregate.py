@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
-from harness.metrics import (
+from mskbench.harness.metrics import (
     TukeyFence,
     absence_rate,
     evaluate_segmentation,
@@ -15,6 +13,7 @@ from harness.metrics import (
     summarize,
     with_worst_case_distances,
 )
+from scipy import stats
 
 LABELS = {"background": 0, "VL": 1, "VM": 2}
 

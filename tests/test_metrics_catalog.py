@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from harness.metrics import (
+from mskbench.harness.metrics import (
     METRICS,
     classify_cases,
     cross_sectional_areas,

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mskbench.harness.metrics import (
+    binary_metrics,
+    classification_table,
+    classify_cases,
+    fat_pixel_metrics,
+)
 from scipy import stats
 from sklearn.metrics import (
     accuracy_score,
@@ -13,8 +19,6 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
-
-from harness.metrics import binary_metrics, classification_table, classify_cases, fat_pixel_metrics
 
 
 def sklearn_metrics(y, call, score):

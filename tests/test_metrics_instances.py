@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mskbench.harness.metrics import average_precision, detection_summary, instance_table
+from mskbench.harness.metrics.instances import structure_of
 from sklearn.metrics import precision_recall_curve
-
-from harness.metrics import average_precision, detection_summary, instance_table
-from harness.metrics.instances import structure_of
 
 
 def coco_ap_brute_force(scores, tp, n_ref):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from mskbench.harness.metrics import evaluate_segmentation, image_diagonal_mm
 from scipy import ndimage
-
-from harness.metrics import evaluate_segmentation, image_diagonal_mm
 
 LABELS = {"background": 0, "Ad": 1, "BF": 2, "Gr": 3, "RF": 4}
 SPACING = (5.0, 0.8, 0.7)

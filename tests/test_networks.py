@@ -12,11 +12,10 @@ import sys
 
 import pytest
 import torch
+from mskbench.baselines.networks import NETWORKS, build_network, hyper_parameters, required_multiple
+from mskbench.harness.registry import UnknownNameError
+from mskbench.harness.training.samples import pad_depth
 from timm.models.vision_transformer import Block
-
-from baselines.networks import NETWORKS, build_network, hyper_parameters, required_multiple
-from harness.registry import UnknownNameError
-from harness.training.samples import pad_depth
 
 NUM_CLASSES = 11
 NETS_2D = ["unet2d", "transunet", "hrnet"]

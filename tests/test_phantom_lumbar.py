@@ -10,16 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mskbench.baselines.lumbar import threshold_fat
+from mskbench.harness.cli import app
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Dataset, read_splits
+from mskbench.tasks.lumbar.phantom import LABEL_OF, plan_cohort, render_scan, render_tissue
+from mskbench.tasks.lumbar.spec import LEVELS, MUSCLE_LABELS
+from mskbench.tasks.phantoms import prepare_phantom
 from scipy import ndimage
 from typer.testing import CliRunner
-
-from baselines.lumbar import threshold_fat
-from harness.cli import app
-from tasks import get_task
-from tasks.contract import Dataset, read_splits
-from tasks.lumbar import LEVELS, MUSCLE_LABELS
-from tasks.phantoms import prepare_phantom
-from tasks.phantoms.lumbar import LABEL_OF, plan_cohort, render_scan, render_tissue
 
 TASK = get_task("lumbar_paraspinal")
 SIZE = 96

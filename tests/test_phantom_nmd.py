@@ -9,12 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from tasks import get_task
-from tasks.contract import ContractError, Dataset, read_splits
-from tasks.inspect import boundary_contrast, distribution, structure_map_means, threshold_baseline
-from tasks.phantoms import mr, prepare_phantom
-from tasks.phantoms.limb import TEMPLATES, assign_groups, cohort_severities, muscle_fat_fractions
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import ContractError, Dataset, read_splits
+from mskbench.tasks.inspect import (
+    boundary_contrast,
+    distribution,
+    structure_map_means,
+    threshold_baseline,
+)
+from mskbench.tasks.nmd.limb import (
+    TEMPLATES,
+    assign_groups,
+    cohort_severities,
+    muscle_fat_fractions,
+)
+from mskbench.tasks.phantoms import mr, prepare_phantom
 
 THIGH = get_task("nmd_thigh")
 
@@ -50,7 +59,7 @@ def test_prepare_reuses_the_cache_and_refuses_foreign_folders(smoke_thigh, tmp_p
 
 
 def test_an_interrupted_generation_leaves_nothing_behind(monkeypatch, tmp_path):
-    from tasks.phantoms import prepare as prepare_module
+    from mskbench.tasks.phantoms import prepare as prepare_module
 
     real = prepare_module.phantom_cases
 

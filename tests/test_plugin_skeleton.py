@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from mskbench.harness.cli import app
+from mskbench.harness.plugin import new_plugin
 from typer.testing import CliRunner
-
-from harness.cli import app
-from harness.plugin import new_plugin
 
 runner = CliRunner()
 
@@ -69,7 +68,7 @@ def test_installed_skeleton_is_listed_runs_and_appears_in_results(smoke_thigh, t
 
     def bench(*args: str) -> str:
         done = subprocess.run(
-            [str(python), "-m", "harness.cli", *args], capture_output=True, text=True
+            [str(python), "-m", "mskbench.harness.cli", *args], capture_output=True, text=True
         )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-
-from harness.registry import Registry, UnknownNameError, load_reference
+from mskbench.harness.registry import Registry, UnknownNameError, load_reference
 
 
 def test_lazy_reference_is_imported_only_on_first_use():

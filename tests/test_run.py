@@ -12,9 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from mskbench.harness.cli import app
 from typer.testing import CliRunner
-
-from harness.cli import app
 
 ATLAS = str(Path(__file__).parent / "plugins" / "atlas.py") + ":Atlas"
 runner = CliRunner()
@@ -42,7 +41,7 @@ def bench(*args: str):
 
 def bench_process(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "mskbench.harness.cli", *args],
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

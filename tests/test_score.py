@@ -9,10 +9,9 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from mskbench.harness.cli import app
+from mskbench.tasks.contract import read_image, write_image
 from typer.testing import CliRunner
-
-from harness.cli import app
-from tasks.contract import read_image, write_image
 
 runner = CliRunner()
 

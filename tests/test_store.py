@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
+import mskbench.harness.store.schema as schema
 import numpy as np
 import pandas as pd
 import pytest
-
-import harness.store.schema as schema
-from harness.store import (
+from mskbench.harness.store import (
     CASE_LEVEL,
     FoldRecord,
     InvalidRecordError,
@@ -22,8 +21,8 @@ from harness.store import (
     SchemaVersionError,
     Store,
 )
-from harness.store.queries import metric_rows
-from harness.store.synthetic import synthetic_run_record
+from mskbench.harness.store.queries import metric_rows
+from mskbench.harness.store.synthetic import synthetic_run_record
 
 TABLES = ("runs", "folds", "case_metrics", "case_scores", "predictions", "attributes")
 

@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from mskbench.harness.store import Store, StoreLockedError
 from test_store import fold_record, metric_frame, run_record
-
-from harness.store import Store, StoreLockedError
 
 TESTS = Path(__file__).resolve().parent
 
@@ -47,7 +46,7 @@ def wait_for(path: Path, process: subprocess.Popen[str], timeout_s: float = 60.0
 SLOW_WRITER = """
     import sys, time
     from pathlib import Path
-    from harness.store import Store
+    from mskbench.harness.store import Store
     from test_store import fold_record, metric_frame
 
     class SlowStore(Store):
@@ -84,7 +83,7 @@ def test_sigkill_inside_write_fold_leaves_no_partial_fold_and_the_run_resumes(tm
 
 WRITER = """
     import sys
-    from harness.store import Store
+    from mskbench.harness.store import Store
     from test_store import fold_record, metric_frame, run_record
 
     store = Store(sys.argv[1], lock_timeout_s=60)
@@ -131,7 +130,7 @@ def test_a_reader_waits_while_a_writer_holds_the_lock_then_succeeds(tmp_path: Pa
     holder = spawn(HOLDER, str(store.path), str(ready), "1.5")
     wait_for(ready, holder)
     started = time.monotonic()
-    with caplog.at_level(logging.INFO, logger="harness.store.connection"):
+    with caplog.at_level(logging.INFO, logger="mskbench.harness.store.connection"):
         runs = Store(store.path, lock_timeout_s=60).runs()
     assert len(runs) == 1
     assert time.monotonic() - started > 0.5

@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mskbench.harness.report import FORMATS, metric_header, render, table1, table2
+from mskbench.harness.store import FoldRecord, RunRecord, Store
+from mskbench.harness.store.synthetic import synthetic_run_record
+from mskbench.harness.summary import SUMMARY_COLUMNS, published_rows, summarize_task
+from mskbench.tasks.nmd.spec import NMD_THIGH
 from scipy import stats
-
-from harness.report import FORMATS, metric_header, render, table1, table2
-from harness.store import FoldRecord, RunRecord, Store
-from harness.store.synthetic import synthetic_run_record
-from harness.summary import SUMMARY_COLUMNS, published_rows, summarize_task
-from tasks.nmd import NMD_THIGH
 
 MUSCLES = ("VL", "VM", "RF")
 CASES_PER_FOLD = 4

@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
-from tasks import PROFILES, TaskSpecError, get_task, task_names
-from tasks.nmd import LEG_MUSCLES, NMD_THIGH, THIGH_MUSCLES
+from mskbench.tasks import PROFILES, TaskSpecError, get_task, task_names
+from mskbench.tasks.nmd.spec import LEG_MUSCLES, NMD_THIGH, THIGH_MUSCLES
 
 
 def test_registry_lists_both_nmd_tasks():
@@ -24,7 +23,7 @@ def test_unknown_task_error_lists_the_known_ones():
 def test_listing_tasks_imports_neither_torch_nor_the_phantom_code():
     code = (
         "import sys, tasks; [tasks.get_task(n) for n in tasks.task_names()]; "
-        "print('torch' in sys.modules, 'tasks.phantoms.nmd' in sys.modules, 'numpy' in sys.modules)"
+        "print('torch' in sys.modules, 'mskbench.tasks.nmd.phantom' in sys.modules, 'numpy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]
@@ -81,7 +80,7 @@ def test_published_numbers_are_table1_and_table2_of_the_seed():
         ({"labels": {"bg": 0, "Ad": 1}}, "labels must map 'background' to 0"),
         ({"name": "NMD-Thigh"}, "name must be lower_snake_case"),
         (
-            {"phantom": "tasks.phantoms.nmd.generate_thigh"},
+            {"phantom": "mskbench.tasks.nmd.phantom.generate_thigh"},
             "phantom must be a 'module:function' reference",
         ),
         ({"maps": ()}, "stratum G20 uses map 'ff' the task lacks"),

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from mskbench.harness.models import CaseSet, FitContext
+from mskbench.harness.training import LoopConfig, SampleSpec, TorchSegmenter, TrainingLoop, zscore
+from mskbench.harness.training.samples import pad_depth, random_patches, stack_context
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Dataset
 from torch import nn
-
-from harness.models import CaseSet, FitContext
-from harness.training import LoopConfig, SampleSpec, TorchSegmenter, TrainingLoop, zscore
-from harness.training.samples import pad_depth, random_patches, stack_context
-from tasks import get_task
-from tasks.contract import Dataset
 
 TASK = get_task("nmd_thigh")
 

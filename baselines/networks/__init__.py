@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from baselines.networks.catalog import (
+from mskbench.baselines.networks.catalog import (
     NETWORKS,
     SIZES,
     NetworkInfo,
@@ -22,7 +22,7 @@ from baselines.networks.catalog import (
     network_info,
     required_multiple,
 )
-from harness.registry import load_reference
+from mskbench.harness.registry import load_reference
 
 if TYPE_CHECKING:
     from torch import nn

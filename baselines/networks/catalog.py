@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-from harness.registry import UnknownNameError
+from mskbench.harness.registry import UnknownNameError
 
 SIZES = ("small", "paper")
 
@@ -78,7 +78,7 @@ NETWORKS: Mapping[str, NetworkInfo] = MappingProxyType(
             ),
             citation=f"{_RONNEBERGER}; {_SEED}",
             implementation="monai.networks.nets.DynUNet (spatial_dims=2)",
-            builder="baselines.networks.unet:build_unet2d",
+            builder="mskbench.baselines.networks.unet:build_unet2d",
             input_multiple=16,
             hyper_parameters={
                 "small": {"channels": (16, 32, 64, 128, 256), "norm": "batch"},
@@ -99,7 +99,7 @@ NETWORKS: Mapping[str, NetworkInfo] = MappingProxyType(
             ),
             citation=f"{_CICEK}; {_SEED}",
             implementation="monai.networks.nets.DynUNet (spatial_dims=3)",
-            builder="baselines.networks.unet:build_unet3d",
+            builder="mskbench.baselines.networks.unet:build_unet3d",
             input_multiple=8,
             hyper_parameters={
                 "small": {"channels": (24, 48, 96, 192), "norm": "instance"},
@@ -126,7 +126,7 @@ NETWORKS: Mapping[str, NetworkInfo] = MappingProxyType(
                 "timm ResNetV2 (StdConv + GroupNorm, non-pre-activation) + timm ViT Block; "
                 "assembly and decoder in baselines.networks.transunet"
             ),
-            builder="baselines.networks.transunet:TransUNet",
+            builder="mskbench.baselines.networks.transunet:TransUNet",
             input_multiple=16,
             hyper_parameters={
                 "small": {
@@ -178,7 +178,7 @@ NETWORKS: Mapping[str, NetworkInfo] = MappingProxyType(
                 "timm hrnet_* (features_only, feature_location='', raw branch outputs); "
                 "HRNetV2 head in baselines.networks.hrnet"
             ),
-            builder="baselines.networks.hrnet:HRNetV2",
+            builder="mskbench.baselines.networks.hrnet:HRNetV2",
             input_multiple=32,
             hyper_parameters={
                 "small": {"backbone": "hrnet_w18_small_v2"},

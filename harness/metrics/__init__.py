@@ -11,7 +11,7 @@ classification of cases and of fat pixels: `classify_cases`, `classification_tab
 from importlib import import_module
 from typing import Any
 
-from harness.metrics.catalog import METRICS, MetricInfo, metric_info
+from mskbench.harness.metrics.catalog import METRICS, MetricInfo, metric_info
 
 # Public names → defining module. Imported on first access (PEP 562) so that importing the
 # pure-Python catalogue (task specs do, at import time) does not load numpy/scipy/pandas.
@@ -39,10 +39,10 @@ __all__ = ["METRICS", "MetricInfo", "metric_info", *_LAZY]
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(import_module(f"harness.metrics.{_LAZY[name]}"), name)
+        value = getattr(import_module(f"mskbench.harness.metrics.{_LAZY[name]}"), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'harness.metrics' has no attribute {name!r}")
+    raise AttributeError(f"module 'mskbench.harness.metrics' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from harness.metrics.catalog import metric_info
-from harness.stats.ci import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_interval, t_interval
+from mskbench.harness.metrics.catalog import metric_info
+from mskbench.harness.stats.ci import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    bootstrap_interval,
+    t_interval,
+)
 
 DISTANCE_METRICS = ("hd95", "assd")
 

@@ -86,7 +86,7 @@ METRICS: dict[str, MetricInfo] = {
         _m("rcsa", None, "fraction", "relative CSA: muscle tCSA / disc tCSA"),
         _m("mape", False, "%", "mean absolute percentage error, zero references excluded"),
         _m("mse", False, "unit²", "mean squared error, zero references excluded"),
-        # per-case rows of seed 002's derived quantities (tasks.lumbar_metrics): a mean of
+        # per-case rows of seed 002's derived quantities (tasks.lumbar.evaluator): a mean of
         # ``*_ape`` rows over cases is the MAPE, of ``*_se`` rows the MSE
         _m("rcsa_ref", None, "fraction", "rCSA of the reference muscle (muscle / disc tCSA)"),
         _m("rcsa_pred", None, "fraction", "rCSA of the predicted muscle and disc"),

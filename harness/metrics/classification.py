@@ -19,9 +19,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from mskbench.harness.stats.ci import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    bootstrap_interval,
+    t_interval,
+)
 from scipy import stats
-
-from harness.stats.ci import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_interval, t_interval
 
 CLASSIFICATION_METRICS = (
     "auroc",

@@ -13,14 +13,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-
-from harness.metrics.overlap import (
+from mskbench.harness.metrics.overlap import (
     JointLabels,
     foreground_pixel_accuracy,
     overlap_metrics,
     pixel_accuracy,
 )
-from harness.metrics.surface import assd, hd95, nsd, surface_distances
+from mskbench.harness.metrics.surface import assd, hd95, nsd, surface_distances
 
 MM3_PER_CM3 = 1000.0
 

@@ -1,7 +1,7 @@
 """Model protocol, model cards and the model registry (no torch imports)."""
 
-from harness.models.card import ANY_SEGMENTATION_TASK, ModelCard, card_of
-from harness.models.protocol import (
+from mskbench.harness.models.card import ANY_SEGMENTATION_TASK, ModelCard, card_of
+from mskbench.harness.models.protocol import (
     CaseSet,
     EpochReport,
     FitContext,
@@ -10,7 +10,7 @@ from harness.models.protocol import (
     Prediction,
     hyperparameters_of,
 )
-from harness.models.registry import MODELS, get_model_card, is_file_reference, model_names
+from mskbench.harness.models.registry import MODELS, get_model_card, is_file_reference, model_names
 
 __all__ = [
     "ANY_SEGMENTATION_TASK",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from harness.registry import load_reference
+from mskbench.harness.registry import load_reference
 
 #: ``tasks`` value meaning "every task with a segmentation label map".
 ANY_SEGMENTATION_TASK = "*"

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
-from tasks.contract.dataset import Case, Dataset
-from tasks.spec import ProfileSpec, TaskSpec
+from mskbench.tasks.contract.dataset import Case, Dataset
+from mskbench.tasks.spec import ProfileSpec, TaskSpec
 
 
 @dataclass

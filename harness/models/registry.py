@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.models.card import ModelCard, card_of
-from harness.registry import Registry, load_reference
+from mskbench.harness.models.card import ModelCard, card_of
+from mskbench.harness.registry import Registry, load_reference
 
 MODELS: Registry[ModelCard] = Registry(
     "model", entry_point_group="mskbench.models", validate=card_of

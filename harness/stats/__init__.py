@@ -3,16 +3,16 @@
 Pure numpy/scipy/pandas plus pingouin/statsmodels where they do the job; no torch.
 """
 
-from harness.stats.agreement import BlandAltman, bland_altman, icc_a1
-from harness.stats.ci import bootstrap_interval, t_interval
-from harness.stats.comparisons import (
+from mskbench.harness.stats.agreement import BlandAltman, bland_altman, icc_a1
+from mskbench.harness.stats.ci import bootstrap_interval, t_interval
+from mskbench.harness.stats.comparisons import (
     TestResult,
     compare_groups,
     compare_models,
     compare_paired,
     holm,
 )
-from harness.stats.delong import DeLongResult, delong_test
+from mskbench.harness.stats.delong import DeLongResult, delong_test
 
 __all__ = [
     "BlandAltman",

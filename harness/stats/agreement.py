@@ -12,9 +12,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pingouin
+from mskbench.harness.stats.ci import require_finite
 from scipy import stats
-
-from harness.stats.ci import require_finite
 
 
 @dataclass(frozen=True)

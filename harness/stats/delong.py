@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from mskbench.harness.stats.ci import require_finite
 from scipy import stats
-
-from harness.stats.ci import require_finite
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,21 @@ Tables (long form): ``runs``, ``folds`` (a row only for a finished fold), ``case
 `harness.store.schema` for columns and units.
 """
 
-from harness.store.errors import (
+from mskbench.harness.store.errors import (
     InvalidRecordError,
     SchemaVersionError,
     StoreError,
     StoreLockedError,
 )
-from harness.store.records import CASE_LEVEL, KINDS, SPLITS, STATUSES, FoldRecord, RunRecord
-from harness.store.store import DEFAULT_LOCK_TIMEOUT_S, Store
+from mskbench.harness.store.records import (
+    CASE_LEVEL,
+    KINDS,
+    SPLITS,
+    STATUSES,
+    FoldRecord,
+    RunRecord,
+)
+from mskbench.harness.store.store import DEFAULT_LOCK_TIMEOUT_S, Store
 
 __all__ = [
     "CASE_LEVEL",

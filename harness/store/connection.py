@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import duckdb
-
-from harness.store.errors import StoreLockedError
+from mskbench.harness.store.errors import StoreLockedError
 
 log = logging.getLogger(__name__)
 

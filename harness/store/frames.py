@@ -13,9 +13,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-
-from harness.store.errors import InvalidRecordError
-from harness.store.records import SPLITS
+from mskbench.harness.store.errors import InvalidRecordError
+from mskbench.harness.store.records import SPLITS
 
 Kind = Literal["key", "text", "text_or_null", "number", "finite", "number_or_null", "int_or_null"]
 

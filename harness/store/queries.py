@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-
-from harness.store.records import CASE_LEVEL
+from mskbench.harness.store.records import CASE_LEVEL
 
 if TYPE_CHECKING:
-    from harness.store.store import Store
+    from mskbench.harness.store.store import Store
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

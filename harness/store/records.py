@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.store.errors import InvalidRecordError
+from mskbench.harness.store.errors import InvalidRecordError
 
 KINDS = ("trained", "scored")
 STATUSES = ("running", "finished", "failed")

@@ -24,9 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-
-from harness.store.errors import SchemaVersionError
-from harness.store.records import now_utc
+from mskbench.harness.store.errors import SchemaVersionError
+from mskbench.harness.store.records import now_utc
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,10 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-
-from harness.store import frames
-from harness.store.connection import connect
-from harness.store.errors import InvalidRecordError
-from harness.store.records import (
+from mskbench.harness.store import frames
+from mskbench.harness.store.connection import connect
+from mskbench.harness.store.errors import InvalidRecordError
+from mskbench.harness.store.records import (
     STATUSES,
     FoldRecord,
     RunRecord,
@@ -37,7 +36,7 @@ from harness.store.records import (
     to_json,
     utc_naive,
 )
-from harness.store.schema import check_not_newer, current_version, latest_version, migrate
+from mskbench.harness.store.schema import check_not_newer, current_version, latest_version, migrate
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from harness.store.records import RunRecord
+from mskbench.harness.store.records import RunRecord
 
 
 class TaskIdentity(Protocol):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from leaderboard.context import PageContext
-from leaderboard.views import (
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.views import (
     agreement,
     cases,
     compare,

@@ -8,11 +8,17 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 import streamlit as st
-
-from leaderboard import analysis, charts, queries
-from leaderboard.context import PageContext
-from leaderboard.taskview import Biomarker, biomarkers, with_unit
-from leaderboard.widgets import P_VALUE, no_values, number, pick_model, pick_profile, show_table
+from mskbench.leaderboard import analysis, charts, queries
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.taskview import Biomarker, biomarkers, with_unit
+from mskbench.leaderboard.widgets import (
+    P_VALUE,
+    no_values,
+    number,
+    pick_model,
+    pick_profile,
+    show_table,
+)
 
 TITLE = "Bland–Altman"
 OWN_REFERENCE = "the biomarker's reference value"

@@ -10,16 +10,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import streamlit as st
-
-from harness.report import metric_header
-from leaderboard import queries
-from leaderboard.context import PageContext
-from leaderboard.taskview import structure_label, value_metrics
-from leaderboard.viewer import draw_slice
-from leaderboard.widgets import number, show_table
-from tasks import get_task
-from tasks.contract import Dataset, read_image
-from tasks.show import default_slice
+from mskbench.harness.report import metric_header
+from mskbench.leaderboard import queries
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.taskview import structure_label, value_metrics
+from mskbench.leaderboard.viewer import draw_slice
+from mskbench.leaderboard.widgets import number, show_table
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Dataset, read_image
+from mskbench.tasks.show import default_slice
 
 TITLE = "Case viewer"
 FLAG = "absent"

@@ -7,13 +7,19 @@ from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st
-
-from harness.report import metric_header
-from harness.store import Store
-from leaderboard import analysis, charts, queries
-from leaderboard.context import PageContext
-from leaderboard.taskview import structure_label, value_metrics
-from leaderboard.widgets import P_VALUE, no_values, number, pick_model, pick_profile, show_table
+from mskbench.harness.report import metric_header
+from mskbench.harness.store import Store
+from mskbench.leaderboard import analysis, charts, queries
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.taskview import structure_label, value_metrics
+from mskbench.leaderboard.widgets import (
+    P_VALUE,
+    no_values,
+    number,
+    pick_model,
+    pick_profile,
+    show_table,
+)
 
 TITLE = "Compare two models"
 COLUMNS = {

@@ -7,12 +7,11 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-
-from harness.report import metric_header
-from leaderboard import analysis, queries
-from leaderboard.context import PageContext
-from leaderboard.taskview import ABSENCE, ordered_metrics, stored_metrics
-from leaderboard.widgets import number, show_table
+from mskbench.harness.report import metric_header
+from mskbench.leaderboard import analysis, queries
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.taskview import ABSENCE, ordered_metrics, stored_metrics
+from mskbench.leaderboard.widgets import number, show_table
 
 TITLE = "Overview"
 #: Column choices of the ranked tables: which companions of each mean are shown.

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from harness.registry import load_reference
-from harness.store import Store
-from leaderboard.context import PageContext
-from leaderboard.widgets import pick_profile, show_table
-from tasks import get_task
+from mskbench.harness.registry import load_reference
+from mskbench.harness.store import Store
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.widgets import pick_profile, show_table
+from mskbench.tasks import get_task
 
 TITLE = "Paper tables"
 

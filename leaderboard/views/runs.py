@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from leaderboard import queries
-from leaderboard.context import PageContext
-from leaderboard.widgets import show_table
+from mskbench.leaderboard import queries
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.widgets import show_table
 
 TITLE = "Runs"
 PROVENANCE = {

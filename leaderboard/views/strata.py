@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from harness.report import metric_header
-from leaderboard import analysis, charts, queries
-from leaderboard.context import PageContext
-from leaderboard.taskview import value_metrics, with_unit
-from leaderboard.widgets import P_VALUE, no_values, number, pick_model, pick_profile, show_table
-from tasks.spec import Stratum
+from mskbench.harness.report import metric_header
+from mskbench.leaderboard import analysis, charts, queries
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.taskview import value_metrics, with_unit
+from mskbench.leaderboard.widgets import (
+    P_VALUE,
+    no_values,
+    number,
+    pick_model,
+    pick_profile,
+    show_table,
+)
+from mskbench.tasks.spec import Stratum
 
 TITLE = "Fat infiltration strata"
 

@@ -6,12 +6,11 @@ same per group of any case attribute of the data (a cases.csv column: site, side
 from __future__ import annotations
 
 import streamlit as st
-
-from harness.report import metric_header
-from leaderboard import analysis, charts, queries
-from leaderboard.context import PageContext
-from leaderboard.taskview import biomarkers, structure_label, value_metrics
-from leaderboard.widgets import no_values, number, pick_profile, show_table
+from mskbench.harness.report import metric_header
+from mskbench.leaderboard import analysis, charts, queries
+from mskbench.leaderboard.context import PageContext
+from mskbench.leaderboard.taskview import biomarkers, structure_label, value_metrics
+from mskbench.leaderboard.widgets import no_values, number, pick_profile, show_table
 
 TITLE = "Per structure"
 STRUCTURE = "structure"

@@ -1,10 +1,15 @@
 """The data contract: layout, reading, validation, frozen splits and fingerprints."""
 
-from tasks.contract.dataset import Case, Dataset
-from tasks.contract.fingerprint import canonical_json, data_fingerprint, json_sha256
-from tasks.contract.imageio import FILE_ENDINGS, Grid, read_grid, read_image, write_image
-from tasks.contract.layout import ContractError, Layout, make_dataset_json, read_dataset_json
-from tasks.contract.splits import (
+from mskbench.tasks.contract.dataset import Case, Dataset
+from mskbench.tasks.contract.fingerprint import canonical_json, data_fingerprint, json_sha256
+from mskbench.tasks.contract.imageio import FILE_ENDINGS, Grid, read_grid, read_image, write_image
+from mskbench.tasks.contract.layout import (
+    ContractError,
+    Layout,
+    make_dataset_json,
+    read_dataset_json,
+)
+from mskbench.tasks.contract.splits import (
     Fold,
     Splits,
     make_splits,
@@ -12,14 +17,14 @@ from tasks.contract.splits import (
     validation_subjects,
     write_splits,
 )
-from tasks.contract.validate import (
+from mskbench.tasks.contract.validate import (
     Problem,
     ValidationError,
     check_dataset,
     check_splits,
     validate_dataset,
 )
-from tasks.contract.writer import CaseArrays, create_splits, write_case, write_dataset
+from mskbench.tasks.contract.writer import CaseArrays, create_splits, write_case, write_dataset
 
 __all__ = [
     "FILE_ENDINGS",

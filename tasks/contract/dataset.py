@@ -9,13 +9,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from tasks.contract.fingerprint import data_fingerprint
-from tasks.contract.imageio import Grid, read_image
-from tasks.contract.layout import ContractError, Layout, layout_for, read_dataset_json
-from tasks.contract.splits import Fold, Splits, read_splits
-from tasks.contract.validate import ValidationError, read_cases_csv, validate_dataset
-from tasks.spec import TaskSpec
+from mskbench.tasks.contract.fingerprint import data_fingerprint
+from mskbench.tasks.contract.imageio import Grid, read_image
+from mskbench.tasks.contract.layout import ContractError, Layout, layout_for, read_dataset_json
+from mskbench.tasks.contract.splits import Fold, Splits, read_splits
+from mskbench.tasks.contract.validate import ValidationError, read_cases_csv, validate_dataset
+from mskbench.tasks.spec import TaskSpec
 
 
 @dataclass

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tasks.contract.layout import SPLITS_JSON
+from mskbench.tasks.contract.layout import SPLITS_JSON
 
 _CHUNK = 1 << 20
 

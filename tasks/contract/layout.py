@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.contract.imageio import FILE_ENDINGS
-from tasks.spec import TaskSpec
+from mskbench.tasks.contract.imageio import FILE_ENDINGS
+from mskbench.tasks.spec import TaskSpec
 
 DATASET_JSON = "dataset.json"
 CASES_CSV = "cases.csv"

@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mskbench.tasks.contract.fingerprint import json_sha256
+from mskbench.tasks.contract.layout import SPLITS_JSON, ContractError
+from mskbench.tasks.spec import TaskSpec
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedGroupKFold
-
-from tasks.contract.fingerprint import json_sha256
-from tasks.contract.layout import SPLITS_JSON, ContractError
-from tasks.spec import TaskSpec
 
 
 @dataclass(frozen=True)

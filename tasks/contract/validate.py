@@ -39,9 +39,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from tasks.contract.imageio import Grid, read_image
-from tasks.contract.layout import (
+from mskbench.tasks.contract.imageio import Grid, read_image
+from mskbench.tasks.contract.layout import (
     CASES_CSV,
     DATASET_JSON,
     REQUIRED_CASE_COLUMNS,
@@ -51,8 +50,8 @@ from tasks.contract.layout import (
     layout_for,
     read_dataset_json,
 )
-from tasks.contract.splits import Splits, read_splits
-from tasks.spec import TaskSpec
+from mskbench.tasks.contract.splits import Splits, read_splits
+from mskbench.tasks.spec import TaskSpec
 
 
 @dataclass(frozen=True, order=True)

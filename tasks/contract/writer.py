@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from tasks.contract.imageio import write_image
-from tasks.contract.layout import (
+from mskbench.tasks.contract.imageio import write_image
+from mskbench.tasks.contract.layout import (
     CASES_CSV,
     DATASET_JSON,
     IMAGES_DIR,
@@ -30,14 +29,14 @@ from tasks.contract.layout import (
     Layout,
     make_dataset_json,
 )
-from tasks.contract.splits import make_splits, write_splits
-from tasks.contract.validate import (
+from mskbench.tasks.contract.splits import make_splits, write_splits
+from mskbench.tasks.contract.validate import (
     ValidationError,
     check_splits,
     read_cases_csv,
     validate_dataset,
 )
-from tasks.spec import TaskSpec
+from mskbench.tasks.spec import TaskSpec
 
 
 @dataclass

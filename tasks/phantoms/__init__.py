@@ -1,6 +1,6 @@
 """Procedural phantoms: each task's default data, deterministic and cached on disk."""
 
-from tasks.phantoms.prepare import (
+from mskbench.tasks.phantoms.prepare import (
     cache_root,
     default_phantom_dir,
     n_phantom_cases,

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.registry import load_reference
-from tasks.contract.fingerprint import json_sha256
-from tasks.contract.layout import ContractError, read_dataset_json
-from tasks.contract.writer import CaseArrays, write_dataset
-from tasks.spec import TaskSpec
+from mskbench.harness.registry import load_reference
+from mskbench.tasks.contract.fingerprint import json_sha256
+from mskbench.tasks.contract.layout import ContractError, read_dataset_json
+from mskbench.tasks.contract.writer import CaseArrays, write_dataset
+from mskbench.tasks.spec import TaskSpec
 
 
 def cache_root() -> Path:

@@ -15,7 +15,7 @@ structure (Table 2); fat-pixel recall, specificity, precision, F1, Cohen's kappa
 thresholding, manual segmentation + FI model, Seg model + FI model).
 
 How the groups map onto mskbench runs: a prediction holds a label map and a ``fat`` mask;
-`tasks.lumbar_metrics.evaluate_case` measures FI of the predicted fat both inside the
+`tasks.lumbar.evaluator.evaluate_case` measures FI of the predicted fat both inside the
 predicted muscles (``fi_*``: "Seg model + FI model") and inside the reference muscles
 (``fi_refseg_*``: "manual segmentation + fat model"). A model that predicts the fat only
 (no label map, e.g. ``lumbar_threshold`` on the reference ROIs) gets the latter. So
@@ -24,7 +24,7 @@ predicted muscles (``fi_*``: "Seg model + FI model") and inside the reference mu
 
 from __future__ import annotations
 
-from tasks.spec import (
+from mskbench.tasks.spec import (
     Citation,
     MaskSpec,
     ProfileSpec,
@@ -284,10 +284,10 @@ LUMBAR_PARASPINAL = TaskSpec(
     primary_metric="dice",
     strata=(G20,),
     published=_published(),
-    phantom="tasks.phantoms.lumbar:generate",
+    phantom="mskbench.tasks.lumbar.phantom:generate",
     profiles=_profiles(),
     nsd_tolerance_mm=2.0,
     masks=(FAT,),
-    evaluator="tasks.lumbar_metrics:evaluate_case",
-    tables="tasks.lumbar_report:tables",
+    evaluator="mskbench.tasks.lumbar.evaluator:evaluate_case",
+    tables="mskbench.tasks.lumbar.tables:tables",
 )

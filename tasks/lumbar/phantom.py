@@ -1,7 +1,7 @@
 """The lumbar phantom: axial T2-weighted FSE slices at L2/L3, L3/L4 and L4/L5 with the
-structure labels and the intramuscular fat mask of seed 002 (`tasks.lumbar`).
+structure labels and the intramuscular fat mask of seed 002 (`tasks.lumbar.spec`).
 
-A cohort of patients (`tasks.phantoms.spine.plan_subject`) is planned, then each level of
+A cohort of patients (`tasks.lumbar.spine.plan_subject`) is planned, then each level of
 each patient is rendered at 2× in-plane resolution and averaged down (partial volume):
 
 1. anatomy (`spine.slice_anatomy`): kidney-shaped disc (dark annulus, nucleus whose T2
@@ -34,13 +34,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from mskbench.tasks.contract.writer import CaseArrays
+from mskbench.tasks.lumbar.spec import LEVELS, MUSCLES, STRUCTURES
+from mskbench.tasks.lumbar.spine import SubjectPlan, plan_subject, right_muscles, slice_anatomy
+from mskbench.tasks.phantoms import mr
+from mskbench.tasks.phantoms.shapes import FAR, Blob, Competition, Grid2D
 from scipy import ndimage
-
-from tasks.contract.writer import CaseArrays
-from tasks.lumbar import LEVELS, MUSCLES, STRUCTURES
-from tasks.phantoms import mr
-from tasks.phantoms.shapes import FAR, Blob, Competition, Grid2D
-from tasks.phantoms.spine import SubjectPlan, plan_subject, right_muscles, slice_anatomy
 
 #: Bump when a change alters generated data (it is part of the phantom fingerprint).
 VERSION = 2

@@ -29,13 +29,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from harness.metrics import average_precision
-from harness.metrics.instances import structure_of
-from harness.store import CASE_LEVEL, Store
-from harness.summary import select_runs
-from tasks.lumbar import LEVELS, MUSCLES, TABLE2_STRUCTURES
-from tasks.spec import TaskSpec
+from mskbench.harness.metrics import average_precision
+from mskbench.harness.metrics.instances import structure_of
+from mskbench.harness.store import CASE_LEVEL, Store
+from mskbench.harness.summary import select_runs
+from mskbench.tasks.lumbar.spec import LEVELS, MUSCLES, TABLE2_STRUCTURES
+from mskbench.tasks.spec import TaskSpec
 
 SEED = "seed 002"
 _ROW_METRICS = (

@@ -9,7 +9,7 @@ precision, F1, kappa, AUROC and the pixel counts). This adds, per case:
   and ``instance_recall``; and every predicted instance as ``pred_instance_<k>_score``
   (mean predicted probability of its label, 1.0 without probabilities) and
   ``pred_instance_<k>_tp`` (1 if matched), k = 1, 2, … by decreasing score — what the
-  dataset-level COCO AP needs (`tasks.lumbar_report`);
+  dataset-level COCO AP needs (`tasks.lumbar.tables`);
 * rCSA (Table 4) per muscle: ``rcsa_ref``, ``rcsa_pred`` (predicted muscle / predicted
   disc), ``rcsa_ape`` (|pred − ref| / ref, %) and ``rcsa_se``; their means over cases
   are the MAPE and MSE (a zero reference gives NaN: excluded and counted);
@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from harness.metrics import cross_sectional_areas, instance_table
-from harness.models.protocol import Prediction
-from tasks.contract.dataset import Case
-from tasks.lumbar import MUSCLE_LABELS
-from tasks.spec import TaskSpec
+from mskbench.harness.metrics import cross_sectional_areas, instance_table
+from mskbench.harness.models.protocol import Prediction
+from mskbench.tasks.contract.dataset import Case
+from mskbench.tasks.lumbar.spec import MUSCLE_LABELS
+from mskbench.tasks.spec import TaskSpec
 
 FAT = "fat"
 COLUMNS = ["structure", "metric", "value"]

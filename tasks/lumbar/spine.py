@@ -12,7 +12,7 @@ fattier, men have the larger psoas. Cohort: age 49 ± 15 (18–89), 216 men / 20
 BMI 24.2 ± 3.6 kg/m² (seed Table 1); BMI sets the subcutaneous fat.
 
 This module is pure numpy: it plans subjects (`plan_subject`) and lays out the anatomy of
-one slice (`slice_anatomy`); `tasks.phantoms.lumbar` renders it.
+one slice (`slice_anatomy`); `tasks.lumbar.phantom` renders it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from tasks.phantoms.shapes import Blob
+from mskbench.tasks.phantoms.shapes import Blob
 
 LEVELS = ("L2/L3", "L3/L4", "L4/L5")
 MUSCLES = ("PM", "QL", "IL", "LO", "MF")
@@ -176,7 +175,7 @@ def slice_anatomy(subject: SubjectPlan, level: int, rng: np.random.Generator) ->
     against its neighbours: psoas against the side of the disc, quadratus lumborum behind
     and lateral to it, multifidus against the lamina and spinous process, longissimus
     lateral to it and iliocostalis most lateral. The left side is returned; the right side
-    comes from mirroring with its own sizes (`tasks.phantoms.lumbar`).
+    comes from mirroring with its own sizes (`tasks.lumbar.phantom`).
     """
     s = subject.scale
     width, depth = (v * s for v in DISC_MM[level])

@@ -4,7 +4,7 @@ A cohort like seed 003's (controls, CMT1A, FAP, CIDP; some subjects scanned more
 once; plus external subjects from a second site) is planned from the seed, then each
 scan is rendered slice by slice:
 
-1. anatomy from `tasks.phantoms.limb` templates with per-subject size, girth, shape
+1. anatomy from `tasks.nmd.limb` templates with per-subject size, girth, shape
    harmonics and subcutaneous fat; muscles compete for pixels (`Competition`) and a
    thin fat septum is left where two meet; deep fascia, skin, bones (dark cortex,
    fatty marrow) and vessels (flow voids) are added;
@@ -28,11 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
-
-from tasks.contract.writer import CaseArrays
-from tasks.phantoms import mr
-from tasks.phantoms.limb import (
+from mskbench.tasks.contract.writer import CaseArrays
+from mskbench.tasks.nmd.limb import (
     DISTAL_GRADIENT,
     TEMPLATES,
     LimbTemplate,
@@ -41,7 +38,9 @@ from tasks.phantoms.limb import (
     interpolate,
     muscle_fat_fractions,
 )
-from tasks.phantoms.shapes import FAR, Blob, Competition, Grid2D
+from mskbench.tasks.phantoms import mr
+from mskbench.tasks.phantoms.shapes import FAR, Blob, Competition, Grid2D
+from scipy import ndimage
 
 #: Bump when a change alters generated data (it is part of the phantom fingerprint).
 VERSION = 1

@@ -12,7 +12,7 @@ with Shapiro–Wilk then Wilcoxon or t-test.
 
 from __future__ import annotations
 
-from tasks.spec import (
+from mskbench.tasks.spec import (
     Citation,
     MapSpec,
     ProfileSpec,
@@ -259,7 +259,7 @@ def _nmd_task(name: str, section: str, muscles: tuple[str, ...], n_scans_paper: 
         primary_metric="dice",
         strata=(G20,),
         published=_published(section),
-        phantom=f"tasks.phantoms.nmd:generate_{section}",
+        phantom=f"mskbench.tasks.nmd.phantom:generate_{section}",
         profiles=_profiles(n_scans_paper),
         nsd_tolerance_mm=2.0,
     )
