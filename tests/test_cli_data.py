@@ -19,7 +19,7 @@ def bench(*args: str):
 
 
 def test_help_is_fast_and_does_not_import_torch():
-    code = "import sys; from harness.cli import app; print('torch' in sys.modules)"
+    code = "import sys; from mskbench.harness.cli import app; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

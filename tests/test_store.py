@@ -421,8 +421,6 @@ def test_metric_rows_join_flags_and_attributes_in_duckdb(store: Store, run_id: s
 
 
 def test_importing_the_store_does_not_import_torch():
-    code = (
-        "import sys, harness.store, harness.summary, harness.report; print('torch' in sys.modules)"
-    )
+    code = "import sys, mskbench.harness.store, mskbench.harness.summary, mskbench.harness.report; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
