@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from mskbench.harness.models import ModelCard, Prediction
 
 TASKS = ("lumbar_paraspinal",)

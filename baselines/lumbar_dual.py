@@ -35,12 +35,13 @@ from typing import Any
 import numpy as np
 import torch
 from monai.losses import FocalLoss
+from torch import nn
+
 from mskbench.baselines.networks.unet import build_unet2d
 from mskbench.harness.models import CaseSet, FitContext, FitReport, Prediction
 from mskbench.harness.training import TorchSegmenter, runtime
 from mskbench.harness.training.loop import LoopConfig, TrainingLoop
 from mskbench.harness.training.samples import SampleSpec, zscore
-from torch import nn
 
 IGNORE, MUSCLE, FAT = 0, 1, 2
 #: U-Net widths per level of the two networks, per network size.

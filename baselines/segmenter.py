@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
+
 from mskbench.baselines.networks import build_network
 from mskbench.baselines.networks.catalog import network_info
 from mskbench.harness.training import TorchSegmenter
-from torch import nn
 
 
 class NetworkSegmenter(TorchSegmenter):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from monai.losses import DiceLoss
+
 from mskbench.baselines.networks import build_network
 from mskbench.harness.training import LoopConfig, TrainingLoop
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from streamlit.testing.v1 import AppTest
+
 from mskbench.harness.store import CASE_LEVEL, FoldRecord, RunRecord, Store
 from mskbench.harness.store.synthetic import synthetic_run_record
 from mskbench.harness.summary import select_runs
@@ -35,7 +37,6 @@ from mskbench.leaderboard.taskview import biomarkers, stored_metrics, value_metr
 from mskbench.leaderboard.views.compare import compared
 from mskbench.leaderboard.views.papertables import task_tables
 from mskbench.tasks.nmd.spec import NMD_THIGH, THIGH_MUSCLES
-from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[1] / "leaderboard" / "app.py"
 MODELS = ("unet2d", "unet3d", "hrnet", "transunet", "m4", "m5", "m6", "m7", "m8", "m9")

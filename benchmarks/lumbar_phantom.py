@@ -16,6 +16,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
+
 from mskbench.baselines.lumbar import threshold_fat
 from mskbench.tasks import get_task
 from mskbench.tasks.lumbar.phantom import LABEL_OF, plan_cohort, render_scan

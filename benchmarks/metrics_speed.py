@@ -42,8 +42,9 @@ from monai.metrics import (
     compute_surface_dice,
     get_confusion_matrix,
 )
-from mskbench.harness.metrics import evaluate_segmentation
 from scipy import ndimage
+
+from mskbench.harness.metrics import evaluate_segmentation
 
 SHAPE = (24, 320, 320)
 SPACING = (10.0, 0.68, 0.68)

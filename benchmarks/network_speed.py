@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+
 from mskbench.baselines.networks import NETWORKS, SIZES, build_network
 from mskbench.harness.training.samples import pad_depth
 

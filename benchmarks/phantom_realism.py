@@ -15,6 +15,7 @@ import argparse
 
 import numpy as np
 import pandas as pd
+
 from mskbench.tasks import get_task
 from mskbench.tasks.contract import Dataset
 from mskbench.tasks.inspect import (

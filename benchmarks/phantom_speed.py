@@ -45,7 +45,7 @@ def main() -> None:
                 case = render_scan(TEMPLATES[section], scan, *grid)
                 render_times.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                write_case(layout, case)
+                write_case(layout, get_task(task_name), case)
                 write_times.append(time.perf_counter() - start)
         shape = "×".join(map(str, (*params["shape"], params["n_slices"])))
         render, write = sorted(render_times), sorted(write_times)

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from mskbench.harness.aggregation import point_values
 from mskbench.harness.report import format_p, metric_header, table1
 from mskbench.harness.runner import RunRequest, run
 from mskbench.harness.stats import compare_groups
 from mskbench.harness.store import Store
-from mskbench.harness.store.queries import metric_rows
 from mskbench.harness.summary import select_runs, summarize_task
 from mskbench.tasks import get_task
 
@@ -62,19 +63,24 @@ def run_all(tasks, networks, profile: str, db: Path, device: str, folds: list[in
             )
 
 
-def held_out_rows(
-    store: Store, profile: str, metrics: list[str], attributes: tuple[str, ...] = ()
-) -> pd.DataFrame:
-    """Test-split case-metric rows of the runs `select_runs` compares for each task, with
-    ``task`` and ``model`` columns (`metric_rows` for the other columns)."""
+def held_out_rows(store: Store, profile: str, metrics: list[str]) -> pd.DataFrame:
+    """Test-split values of the runs `select_runs` compares for each task, in long form:
+    ``task, model, fold, case_id, structure, metric, value`` and the G20 ``stratum`` label
+    (`mskbench.harness.aggregation.point_values`, the engine of `bench results`)."""
     runs = store.runs()
     frames = []
     for task in TASKS:
-        selected = select_runs(runs[runs["task"] == task], get_task(task), profile).runs
-        frame = metric_rows(
-            store, selected["run_id"].tolist(), "test", metrics, attributes=attributes
-        )
-        frames.append(frame.merge(selected[["run_id", "model"]], on="run_id").assign(task=task))
+        spec = get_task(task)
+        selected = select_runs(runs[runs["task"] == task], spec, profile).runs
+        for chosen in selected.itertuples(index=False):
+            wide = point_values(store, spec, chosen.run_id, "test", metrics, spec.strata[0])
+            long = wide.melt(
+                id_vars=["fold", "case_id", "structure", "stratum"],
+                value_vars=metrics,
+                var_name="metric",
+                value_name="value",
+            )
+            frames.append(long.assign(task=task, model=chosen.model))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -88,9 +94,7 @@ def pooled_g20(store: Store, profile: str) -> pd.DataFrame:
     Missing biomarker errors (a muscle the network missed) are left out and counted, as in
     the summaries; the test is `harness.stats.compare_groups` (Shapiro–Wilk on each group →
     Welch t or Mann–Whitney U; the seed names "Student's t-tests or Wilcoxon")."""
-    threshold = get_task(TASKS[0]).strata[0].threshold
-    rows = held_out_rows(store, profile, TABLE1_METRICS, attributes=("ff_ref",))
-    rows["stratum"] = (rows["attribute_0"] >= threshold).map({False: "G20-", True: "G20+"})
+    rows = held_out_rows(store, profile, G20_METRICS)
     out = []
     for (model, metric), group in rows.groupby(["model", "metric"], sort=False):
         values = {s: group.loc[group["stratum"] == s, "value"] for s in ("G20-", "G20+")}

@@ -3,7 +3,8 @@
 Fills a temporary DuckDB store with ``--runs`` runs of one fold each, ``--rows`` case-metric
 rows per fold (default 200 × 5,000 = 1,000,000 rows, through `Store.write_fold`), then
 times: one fold write (connect, check, delete stale rows, insert, commit, close), the
-per-model aggregation of all rows in DuckDB, one run's rows, and `summarize_task` over the
+per-model aggregation of all rows in DuckDB, one run's rows, the aggregation engine's
+statistics, and `summarize_task` over the
 latest run of each model. Prints seconds (median and max of ``--repeat`` timings).
 
     .venv/bin/python benchmarks/store_write.py [--runs 200] [--rows 5000]
@@ -22,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from mskbench.harness.aggregation import metric_summary
 from mskbench.harness.store import FoldRecord, RunRecord, Store
-from mskbench.harness.store.queries import metric_rows
 from mskbench.harness.store.synthetic import synthetic_run_record
-from mskbench.harness.summary import FLAGS, summarize_task
+from mskbench.harness.summary import summarize_task
 from mskbench.tasks.nmd.spec import NMD_THIGH, THIGH_MUSCLES
 
 MODELS = ("unet2d", "unet3d", "hrnet", "transunet", "m4", "m5", "m6", "m7", "m8", "m9")
@@ -122,20 +124,17 @@ def main() -> None:
         med, worst = timed(lambda: store.runs(NMD_THIGH.name), args.repeat)
         print(f"runs table ({args.runs} runs): median {med:.3f} s, max {worst:.3f} s")
         chosen = store.runs(NMD_THIGH.name).query("profile == 'quick'").groupby("model").tail(1)
+        groups = dict.fromkeys(chosen["run_id"], "quick")
         med, worst = timed(
-            lambda: metric_rows(
-                store,
-                list(chosen["run_id"]),
-                "test",
-                ["dice", "hd95", "ff_delta"],
-                FLAGS,
-                ["ff_ref"],
+            lambda: metric_summary(
+                store, NMD_THIGH, groups, "test", ["dice", "hd95", "ff_delta"],
+                by="stratum", stratum=NMD_THIGH.strata[0], with_values=True,
             ),
             args.repeat,
-        )
+        )  # fmt: skip
         print(
-            f"summary rows of {len(chosen)} runs (3 metrics + flags + G20 attribute, reshaped in DuckDB): "
-            f"median {med:.3f} s, max {worst:.3f} s"
+            f"engine statistics of {len(chosen)} runs (3 metrics, flags, G20 strata, values for "
+            f"the CIs; aggregated in DuckDB): median {med:.3f} s, max {worst:.3f} s"
         )
         t0 = time.perf_counter()
         summary = summarize_task(

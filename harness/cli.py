@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from mskbench.harness.registry import UnknownNameError
 from rich.console import Console
 from rich.table import Table
+
+from mskbench.harness.registry import UnknownNameError
 
 EXIT_BAD_INPUT = 2
 console = Console(soft_wrap=True)
@@ -479,14 +480,22 @@ class _RunProgress:
 def score_command(
     task: TaskOption,
     data: Annotated[Path, typer.Option("--data", help="Dataset folder the predictions are for.")],
-    predictions: Annotated[
-        Path, typer.Option("--predictions", help="Folder of <case_id>.nii.gz label maps.")
-    ],
     name: Annotated[
         str, typer.Option("--name", help="Name shown as the model on the leaderboard.")
     ],
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help="Folder of <case_id>.nii.gz label maps (and <case_id>_<mask> masks).",
+        ),
+    ] = None,
     scores: Annotated[
-        Path | None, typer.Option("--scores", help="CSV of case scores: case_id,target,score.")
+        Path | None,
+        typer.Option(
+            "--scores",
+            help="CSV of case-level class probabilities: case_id,target[,class],score.",
+        ),
     ] = None,
     folds: Annotated[
         str | None, typer.Option("--folds", help="Comma-separated folds to score (default: all).")
@@ -496,6 +505,8 @@ def score_command(
     """Score predictions made by any tool (nnU-Net, MONAI, in-house) into the results."""
     from mskbench.harness.scoring import score
 
+    if predictions is None and scores is None:
+        raise _bad_input("nothing to score: pass --predictions DIR, --scores CSV, or both")
     with bad_input_exits():
         outcome = score(task, data, predictions, name, db, _parse_folds(folds), scores)
     console.print(
@@ -524,7 +535,9 @@ def results_command(
     ] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Per-model summary: mean ± SD, 95 % CI, absence and outlier rates, G20−/G20+."""
+    """Per-model summary: mean ± SD, 95 % CI, absence and outlier rates, G20−/G20+; for
+    classification targets AUROC, accuracy, sensitivity, specificity, PPV, NPV, F1, kappa
+    (and QWK for grades) with the CI method the target declares."""
     _choice(fmt, ("table", "csv", "json", "markdown"), "--format")
     _choice(split, ("test", "external"), "--split")
     if not db.is_file():
@@ -537,8 +550,9 @@ def results_command(
 
 
 def _print_paper_tables(task: str, profile: str | None, db: Path, split: str, fmt: str) -> None:
-    from mskbench.harness.report import paper_tables, render_tables
+    from mskbench.harness.report import render_tables
     from mskbench.harness.store import Store
+    from mskbench.harness.tables import paper_tables
 
     spec = _task(task)
     if spec.tables is None:
@@ -562,21 +576,33 @@ def _table_width() -> int:
 
 
 def _print_summary(task: str, profile: str | None, db: Path, split: str, fmt: str) -> None:
+    """The segmentation summary (label maps, masks) and the classification summary of the
+    task's targets, each when the task has such targets."""
+    from mskbench.harness.classification import summarize_classification
     from mskbench.harness.report import render
+    from mskbench.harness.report_classification import render_classification
     from mskbench.harness.store import Store
-    from mskbench.harness.summary import summarize_task
+    from mskbench.harness.summary import select_runs, summarize_task
 
-    summary = summarize_task(Store(db), _task(task), profile=profile, split=split)
-    if not summary.attrs["runs"]:
+    spec, store = _task(task), Store(db)
+    runs = select_runs(store.runs(spec.name), spec, profile).runs
+    if runs.empty:
         console.print(
             f"no finished runs of {task}" + (f" ({profile})" if profile else "") + f" in {db}"
         )
         return
-    text = render(summary, fmt, width=_table_width())
-    if fmt == "table":
-        console.print(text, markup=False, highlight=False)
-    else:
-        print(text)
+    texts = []
+    if spec.segmentation is not None:
+        summary = summarize_task(store, spec, profile=profile, split=split)
+        texts.append(render(summary, fmt, width=_table_width()))
+    if spec.classification:
+        scores = summarize_classification(store, spec, runs, split)
+        texts.append(render_classification(scores, spec, fmt, width=_table_width(), split=split))
+    for text in texts:
+        if fmt == "table":
+            console.print(text, markup=False, highlight=False)
+        else:
+            print(text)
 
 
 @app.command("new-model")

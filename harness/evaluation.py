@@ -1,17 +1,25 @@
-"""Score one case: the metrics engine's table turned into the store's long rows.
+"""Score one case: per-item rows of every target kind (the lm-evaluation-harness idea:
+per-case results here, dataset-level aggregation in `mskbench.harness.summary` and
+`mskbench.harness.metrics.classification`).
 
-Rows are ``(case_id, split, structure, metric, value)``; image-level values (pixel
+Metric rows are ``(case_id, split, structure, metric, value)``; image-level values (pixel
 accuracy) use structure ``__case__``; flags (absent, both_empty, spurious) are 0/1.
 Three generic parts, each present when the prediction and the task have it:
 
 - segmentation rows of the predicted label map (`evaluate_segmentation`);
-- for each extra mask of the task (`MaskSpec`) that the prediction holds: pixel scores
+- for each extra mask of the task (`MaskTarget`) that the prediction holds: pixel scores
   inside the mask's ``within`` structures of the *reference* label map (all pixels when
   it names none) — `fat_pixel_metrics`: sensitivity (recall), specificity, PPV
   (precision), NPV, accuracy, F1, kappa, AUROC (NaN without a probability map) — plus the
   pixel counts ``tp``, ``fp``, ``fn``, ``tn`` so pooled scores can be computed; the
   structure is the mask's name;
 - the task's own rows from its ``evaluator`` (``TaskSpec.evaluator``).
+
+Classification targets get score rows (`case_score_rows`, the store's ``case_scores``):
+``(case_id, split, target, class, score, reference)`` — for a binary target one row, class
+``positive``, score = P(positive); for an ordinal or multiclass target one row per class
+with its probability; ``reference`` is the case's class as written in cases.csv (None when
+missing). AUROC, kappa and the other classification metrics are aggregations over cases.
 
 Data-level attributes for strata — each structure's reference values (every metric named
 ``*_ref``: map means ``ff_ref``, a task evaluator's ``fi_ref``), ``ref_voxels``, and the
@@ -24,11 +32,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mskbench.harness.metrics import evaluate_segmentation, fat_pixel_metrics
-from mskbench.harness.models.protocol import Prediction
 from mskbench.harness.registry import load_reference
-from mskbench.tasks.contract.dataset import Case
-from mskbench.tasks.spec import MaskSpec, TaskSpec
+from mskbench.tasks.case import Case, Prediction, Score
+from mskbench.tasks.spec import TaskSpec
+from mskbench.tasks.targets import ClassificationTarget, MaskTarget
 
 CASE_LEVEL = "__case__"
 IMAGE_LEVEL_METRICS = ("pixel_accuracy", "foreground_pixel_accuracy")
@@ -37,14 +46,30 @@ MASK_COUNTS = ("tp", "fp", "fn", "tn")
 _NOT_METRICS = {"label", "value"}
 _ID_COLUMNS = {"case_id", "subject_id"}
 _ROW_COLUMNS = ["structure", "metric", "value"]
+SCORE_COLUMNS = ["case_id", "split", "target", "class", "score", "reference"]
+#: How far the class probabilities of an ordinal/multiclass prediction may sum from 1.
+PROBABILITY_SUM_TOLERANCE = 1e-3
 
 
 def check_prediction(task: TaskSpec, case: Case, prediction: Prediction) -> None:
     """Raise ``ValueError`` naming the case when ``prediction`` does not fit the task/case."""
     where = f"case {case.case_id}"
-    shape = case.label.shape
+    if prediction.is_empty:
+        raise ValueError(f"{where}: the prediction holds no label map, mask or case score")
+    if (prediction.label is not None or prediction.masks) and task.segmentation is None:
+        raise ValueError(f"{where}: task {task.name} has no label map to compare a map with")
+    unknown = sorted(set(prediction.scores) - {t.name for t in task.classification})
+    if unknown:
+        known = [t.name for t in task.classification]
+        raise ValueError(
+            f"{where}: scores for {unknown}, which are not classification targets of task "
+            f"{task.name} ({known})"
+        )
+    for name, score in prediction.scores.items():
+        class_probabilities(task.target(name), score, where)  # raises when malformed
     if prediction.label is None and not prediction.masks:
-        raise ValueError(f"{where}: the prediction holds neither a label map nor a mask")
+        return
+    shape = case.grid.shape
     if prediction.label is not None and prediction.label.shape != shape:
         raise ValueError(f"{where}: prediction shape {prediction.label.shape} != reference {shape}")
     unknown = sorted(set(prediction.masks) - set(task.mask_names))
@@ -64,11 +89,60 @@ def check_prediction(task: TaskSpec, case: Case, prediction: Prediction) -> None
                 )
 
 
+def class_probabilities(target: ClassificationTarget, score: Score, where: str) -> list[float]:
+    """The probabilities a prediction gives ``target`` in `ClassificationTarget.score_classes`
+    order; ``ValueError`` naming ``where`` and the target for anything malformed."""
+    what = f"{where}: target {target.name!r}"
+    if target.kind == "binary":
+        if isinstance(score, bool) or not isinstance(score, int | float | np.number):
+            raise ValueError(f"{what} takes one probability of class positive, got {score!r}")
+        values = [float(score)]
+    else:
+        if isinstance(score, dict):
+            extra = sorted(set(map(str, score)) - set(target.classes))
+            missing = [c for c in target.classes if c not in map(str, score)]
+            if extra or missing:
+                raise ValueError(
+                    f"{what} takes one probability per class {list(target.classes)}; "
+                    f"missing {missing}, unknown {extra}"
+                )
+            score = [{str(k): v for k, v in score.items()}[c] for c in target.classes]
+        try:
+            values = [float(v) for v in score]  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} takes numbers, one per class, got {score!r}") from None
+        if len(values) != len(target.classes):
+            raise ValueError(
+                f"{what} takes {len(target.classes)} probabilities (classes "
+                f"{list(target.classes)}), got {len(values)}"
+            )
+    if not all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        raise ValueError(f"{what}: probabilities must be finite and in [0, 1], got {values}")
+    if target.kind != "binary" and abs(sum(values) - 1.0) > PROBABILITY_SUM_TOLERANCE:
+        raise ValueError(f"{what}: class probabilities sum to {sum(values):.4g}, not 1")
+    return values
+
+
+def case_score_rows(task: TaskSpec, case: Case, prediction: Prediction, split: str) -> pd.DataFrame:
+    """Rows of the store's ``case_scores`` for the targets ``prediction`` scores (see the
+    module docstring): probabilities per class with the case's reference class."""
+    rows = []
+    for name, score in prediction.scores.items():
+        target = task.target(name)
+        assert isinstance(target, ClassificationTarget)
+        values = class_probabilities(target, score, f"case {case.case_id}")
+        reference = case.targets.get(name)
+        for klass, value in zip(target.score_classes, values, strict=True):
+            rows.append((case.case_id, split, name, klass, value, reference))
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS).astype({"score": float})
+
+
 def case_metric_rows(
     task: TaskSpec, case: Case, prediction: Prediction | np.ndarray, split: str
 ) -> pd.DataFrame:
     """Long metric rows of one prediction (a `Prediction`, or a bare label map) against the
-    case's reference (see the module docstring)."""
+    case's reference (see the module docstring); no rows for a prediction of case scores
+    only (those go to `case_score_rows`)."""
     if not isinstance(prediction, Prediction):
         prediction = Prediction(label=np.asarray(prediction))
     check_prediction(task, case, prediction)
@@ -83,14 +157,16 @@ def case_metric_rows(
     if task.evaluator is not None:
         extra = load_reference(task.evaluator)(task, case, prediction)
         parts.append(pd.DataFrame(extra, columns=_ROW_COLUMNS))
-    rows = pd.concat(parts, ignore_index=True)
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_ROW_COLUMNS)
     rows["value"] = rows["value"].astype(float)
     rows.insert(0, "case_id", case.case_id)
     rows.insert(1, "split", split)
     return rows
 
 
-def _mask_rows(mask: MaskSpec, task: TaskSpec, case: Case, prediction: Prediction) -> pd.DataFrame:
+def _mask_rows(
+    mask: MaskTarget, task: TaskSpec, case: Case, prediction: Prediction
+) -> pd.DataFrame:
     """Pixel scores of one predicted mask inside its ``within`` structures of the reference."""
     if mask.name not in case.masks:
         raise ValueError(f"case {case.case_id}: no reference mask {mask.name!r} was loaded")

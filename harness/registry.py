@@ -31,8 +31,9 @@ class UnknownNameError(KeyError):
         return self.args[0]
 
 
-def load_reference(reference: str) -> Any:
-    """Import ``"pkg.module:attr"`` or ``"path/to/file.py:attr"`` and return the attribute."""
+def load_module(reference: str) -> Any:
+    """The module of ``"pkg.module:attr"`` or ``"path/to/file.py:attr"`` (imported once: a
+    file is executed on its first load and reused after)."""
     module_part, sep, attr = reference.partition(":")
     if not sep or not attr:
         raise ValueError(f"reference {reference!r} must look like 'package.module:Name'")
@@ -41,14 +42,23 @@ def load_reference(reference: str) -> Any:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file (from reference {reference!r})")
         module_name = f"_mskbench_plugin_{path.stem}"
+        loaded = sys.modules.get(module_name)
+        if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+            return loaded
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"{path}: cannot be imported as a Python module")
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_part)
+        return module
+    return importlib.import_module(module_part)
+
+
+def load_reference(reference: str) -> Any:
+    """Import ``"pkg.module:attr"`` or ``"path/to/file.py:attr"`` and return the attribute."""
+    module = load_module(reference)
+    module_part, _, attr = reference.partition(":")
     obj: Any = module
     for part in attr.split("."):
         try:

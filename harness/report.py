@@ -1,9 +1,10 @@
-"""Presentation of `harness.summary.summarize_task` frames: the seed's Table 1 (models ×
-metrics, "mean ± SD") and Table 2 (stratum vs stratum with the test's p-value) shapes, and
-`render` to the formats of ``bench results``: a rich text table, CSV, JSON or Markdown.
-A task's own tables in its paper's shapes (``TaskSpec.tables``, e.g. seed 002's Tables
-2–5) come from `paper_tables` and are rendered by `render_tables` (``bench results
---tables``).
+"""Presentation of `mskbench.harness.summary.summarize_task` frames: the seed's Table 1
+(models × metrics, "mean ± SD") and Table 2 (stratum vs stratum with the test's p-value)
+shapes, and `render` to the formats of ``bench results``: a rich text table, CSV, JSON or
+Markdown; `render_classification` does the same for the classification summary
+(`mskbench.harness.classification`). A task's own tables in its paper's shapes
+(``TaskSpec.tables``, `mskbench.harness.tables`) are rendered by `render_tables`
+(``bench results --tables``).
 
 The primary metric comes first; headers carry the unit and the direction (↑ higher is
 better, ↓ lower is better, →0 a signed error whose ideal is zero). Fractions are shown
@@ -18,12 +19,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from mskbench.harness.metrics import metric_info
-from mskbench.harness.registry import load_reference
-from mskbench.harness.store import Store
-from mskbench.tasks.spec import TaskSpec
 from rich.console import Console
 from rich.table import Table
+
+from mskbench.harness.metrics import METRICS, MetricInfo
+from mskbench.tasks.spec import TaskSpec
 
 Format = Literal["table", "csv", "json", "markdown"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json", "markdown")
@@ -46,18 +46,28 @@ SHORT_NAMES = {
 MISSING = "–"
 
 
-def metric_header(metric: str) -> str:
+def metric_info(metric: str, task: TaskSpec | None = None) -> MetricInfo:
+    """What ``metric`` means: from the task's catalogue (its maps' and its own metrics
+    included), else from the harness's."""
+    if task is not None:
+        return task.metric(metric)
+    if metric not in METRICS:
+        raise KeyError(f"metric {metric!r} is not in the harness catalogue; pass its task")
+    return METRICS[metric]
+
+
+def metric_header(metric: str, task: TaskSpec | None = None) -> str:
     """Column header of ``metric``: short name, unit unless a fraction, direction arrow."""
-    info = metric_info(metric)
+    info = metric_info(metric, task)
     unit = "" if info.unit == "fraction" else f" ({info.unit})"
     return f"{SHORT_NAMES.get(metric, metric)}{unit} {ARROWS[info.higher_is_better]}"
 
 
-def format_value(metric: str, value: float) -> str:
+def format_value(metric: str, value: float, task: TaskSpec | None = None) -> str:
     """``value`` with 3 decimals for fractions, 2 otherwise; NaN as a dash."""
     if value is None or pd.isna(value):
         return MISSING
-    decimals = 3 if metric_info(metric).unit == "fraction" else 2
+    decimals = 3 if metric_info(metric, task).unit == "fraction" else 2
     return f"{value:.{decimals}f}"
 
 
@@ -68,14 +78,20 @@ def format_p(p: float) -> str:
     return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
 
 
-def mean_sd(metric: str, row: pd.Series, ci_separator: str | None = None) -> str:
+def mean_sd(
+    metric: str, row: pd.Series, task: TaskSpec | None = None, ci_separator: str | None = None
+) -> str:
     """The cell text "mean ± SD" (the mean alone when there is no SD), followed by
     ``ci_separator`` and "[CI low, high]" when a separator is given and the CI exists."""
-    text = format_value(metric, row["mean"])
+
+    def fmt(value: float) -> str:
+        return format_value(metric, value, task)
+
+    text = fmt(row["mean"])
     if not pd.isna(row["sd"]):
-        text += f" ± {format_value(metric, row['sd'])}"
+        text += f" ± {fmt(row['sd'])}"
     if ci_separator is not None and not pd.isna(row["ci_low"]):
-        text += f"{ci_separator}[{format_value(metric, row['ci_low'])}, {format_value(metric, row['ci_high'])}]"
+        text += f"{ci_separator}[{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
     return text
 
 
@@ -90,12 +106,21 @@ def _source(row: pd.Series) -> str:
     return row["profile"] if row["source"] == "mskbench" else row["source"]
 
 
+def _task_of(summary: pd.DataFrame) -> TaskSpec | None:
+    """The task a summary frame belongs to (its ``attrs``), for its metric catalogue."""
+    from mskbench.tasks import get_task
+
+    name = summary.attrs.get("task")
+    return get_task(name) if name else None
+
+
 def table1(summary: pd.DataFrame, ci_separator: str | None = None) -> pd.DataFrame:
     """Seed Table 1 shape: one row per (model, source) of the all-cases rows, columns
     ``Model``, ``Source`` (the profile, or 'published, other data'), ``n`` (rows of the
     primary metric) and one "mean ± SD" column per metric (headers by `metric_header`)."""
     rows = summary[summary["stratum"].isna()]
     metrics = _metrics(rows)
+    task = _task_of(summary)
     primary = summary.attrs.get("primary_metric", metrics[0] if metrics else None)
     out = []
     for _, group in rows.groupby(["source", "profile", "model"], sort=False, dropna=False):
@@ -108,11 +133,14 @@ def table1(summary: pd.DataFrame, ci_separator: str | None = None) -> pd.DataFra
             "n": MISSING if pd.isna(n) else str(n),
         }
         for m in metrics:
-            record[metric_header(m)] = (
-                mean_sd(m, by_metric.loc[m], ci_separator) if m in by_metric.index else MISSING
+            record[metric_header(m, task)] = (
+                mean_sd(m, by_metric.loc[m], task, ci_separator)
+                if m in by_metric.index
+                else MISSING
             )
         out.append(record)
-    return pd.DataFrame(out, columns=["Model", "Source", "n", *(metric_header(m) for m in metrics)])
+    headers = [metric_header(m, task) for m in metrics]
+    return pd.DataFrame(out, columns=["Model", "Source", "n", *headers])
 
 
 def table2(
@@ -121,6 +149,7 @@ def table2(
     """Seed Table 2 shape for one stratum pair: one row per (model, source, metric) with
     "mean ± SD" and n of each stratum, the test chosen by the normality rule and its p."""
     rows = summary[summary["stratum"].isin([below, above])]
+    task = _task_of(summary)
     out = []
     for (_, _, model), group in rows.groupby(
         ["source", "profile", "model"], sort=False, dropna=False
@@ -134,13 +163,13 @@ def table2(
                     continue
                 row = part.iloc[0]
                 n = "" if pd.isna(row["n"]) else f" (n={row['n']})"
-                cells[label] = mean_sd(m, row, ci_separator) + n
+                cells[label] = mean_sd(m, row, task, ci_separator) + n
             first = group[group["metric"] == m].iloc[0]
             out.append(
                 {
                     "Model": model,
                     "Source": _source(first),
-                    "Metric": metric_header(m),
+                    "Metric": metric_header(m, task),
                     **cells,
                     "Test": first["test"] if isinstance(first["test"], str) else MISSING,
                     "p": format_p(first["p_value"]),
@@ -158,7 +187,9 @@ def _title(summary: pd.DataFrame) -> str:
 
 
 def _ci_note(summary: pd.DataFrame) -> str:
-    return f"95 % CI: {summary.attrs.get('ci_method', 'see the ci_method column')}"
+    note = f"95 % CI: {summary.attrs.get('ci_method', 'see the ci_method column')}"
+    fence = summary.attrs.get("fence")
+    return f"{note}. Outlier rates (OR): {fence}." if fence else note
 
 
 def _excluded_lines(summary: pd.DataFrame) -> list[str]:
@@ -173,7 +204,7 @@ def _strata(summary: pd.DataFrame) -> list[tuple[str, str]]:
     return [(b, a) for b, a in pairs if summary["stratum"].isin([b, a]).any()]
 
 
-def _rich_table(frame: pd.DataFrame, title: str) -> Table:
+def rich_table(frame: pd.DataFrame, title: str) -> Table:
     table = Table(title=title, title_justify="left", show_lines=True)
     for i, column in enumerate(frame.columns):
         table.add_column(str(column), justify="left" if i < 2 else "right", overflow="fold")
@@ -184,12 +215,12 @@ def _rich_table(frame: pd.DataFrame, title: str) -> Table:
 
 def _render_table(summary: pd.DataFrame, width: int) -> str:
     console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
-    console.print(_rich_table(table1(summary, "\n"), _title(summary)))
+    console.print(rich_table(table1(summary, "\n"), _title(summary)))
     console.print(_ci_note(summary))
     for below, above in _strata(summary):
         console.print()
         console.print(
-            _rich_table(
+            rich_table(
                 table2(summary, below, above), f"{below} vs {above}: mean ± SD (n), unpaired test"
             )
         )
@@ -229,15 +260,16 @@ def _render_json(summary: pd.DataFrame) -> str:
         "metrics",
         "ci",
         "ci_method",
+        "fence",
         "runs",
         "excluded",
     )
     document: dict[str, Any] = {k: summary.attrs.get(k) for k in keys}
     document["rows"] = json.loads(summary.to_json(orient="records", double_precision=15))
-    return json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    return json.dumps(document, indent=2, ensure_ascii=False, default=json_default) + "\n"
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, pd.Timestamp):
@@ -263,17 +295,6 @@ def render(summary: pd.DataFrame, fmt: Format, width: int = 160) -> str:
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
 
 
-def paper_tables(
-    store: Store, task: TaskSpec, profile: str | None = None, split: str = "test"
-) -> dict[str, pd.DataFrame]:
-    """The task's tables in its paper's shapes, published numbers beside ours, keyed by
-    title: ``TaskSpec.tables`` called as ``tables(store, task, profile, split)``. Raises
-    ``ValueError`` for a task that declares none."""
-    if task.tables is None:
-        raise ValueError(f"task {task.name} has no paper tables (TaskSpec.tables is not set)")
-    return load_reference(task.tables)(store, task, profile, split)
-
-
 def render_tables(tables: dict[str, pd.DataFrame], fmt: Format, width: int = 160) -> str:
     """`paper_tables` output as text: ``table`` (plain text ``width`` wide), ``markdown``
     (a heading and a pipe table each), ``csv`` (each table after a ``# title`` line) or
@@ -281,7 +302,7 @@ def render_tables(tables: dict[str, pd.DataFrame], fmt: Format, width: int = 160
     if fmt == "table":
         console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
         for title, frame in tables.items():
-            console.print(_rich_table(frame, title))
+            console.print(rich_table(frame, title))
         return console.file.getvalue()
     if fmt == "markdown":
         return "".join(
@@ -292,5 +313,5 @@ def render_tables(tables: dict[str, pd.DataFrame], fmt: Format, width: int = 160
         return "".join(f"# {title}\n{frame.to_csv(index=False)}" for title, frame in tables.items())
     if fmt == "json":
         document = {title: frame.to_dict(orient="records") for title, frame in tables.items()}
-        return json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+        return json.dumps(document, indent=2, ensure_ascii=False, default=json_default) + "\n"
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")

@@ -2,9 +2,10 @@
 
 For each fold: hold out whole subjects of the training folds for validation, fit a fresh
 model, predict the held-out fold (and the external site, when the task has one), score
-every case with the metrics engine, write the predicted label maps (and masks, as
-``<case>_<mask>.nii.gz`` — the layout `bench score` reads), and store the fold in
-DuckDB in one transaction. A run is identified by its key — task, model configuration,
+every case with the metrics engine (`mskbench.harness.evaluation`: metric rows of the label
+map and masks, score rows of the classification targets), write the predicted label maps
+(and masks, as ``<case>_<mask>.nii.gz`` — the layout `bench score` reads), and store the
+fold in DuckDB in one transaction. A run is identified by its key — task, model configuration,
 profile, seed, data and split fingerprints — so running the same command again resumes
 at the first unfinished fold; a failing run is recorded as failed with its error and its
 finished folds stay.
@@ -22,7 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mskbench.harness.evaluation import attribute_rows, case_metric_rows
+
+from mskbench.harness.evaluation import attribute_rows, case_metric_rows, case_score_rows
 from mskbench.harness.models import (
     CaseSet,
     EpochReport,
@@ -161,12 +163,14 @@ def run_record(
 
 def write_prediction(
     root: Path, run_id: str, fold: int, case, prediction: Prediction | np.ndarray
-) -> Path:
+) -> Path | None:
     """Write a prediction on its case's grid: the label map as ``<case>.nii.gz`` and each
-    mask as ``<case>_<mask>.nii.gz`` (0/1). Returns the label map's path, or the first
-    mask's when the prediction has no label map."""
+    mask as ``<case>_<mask>.nii.gz`` (0/1). Returns the label map's path, else the first
+    mask's, else None (a prediction of case scores only writes no file)."""
     if not isinstance(prediction, Prediction):
         prediction = Prediction(label=prediction)
+    if prediction.label is None and not prediction.masks:
+        return None
     folder = root / run_id / f"fold{fold}"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -282,17 +286,19 @@ class Runner:
             (c, "external") for c in dataset.splits.external
         ]
         self.observer.predicting(fold, len(cases))
-        metrics, attributes, predictions = [], [], []
+        metrics, scores, attributes, predictions = [], [], [], []
         for case_id, role in cases:
             case = dataset.load(case_id)
             prediction = model.predict(case, ctx)
             rows = case_metric_rows(task, case, prediction, role)
             metrics.append(rows)
+            scores.append(case_score_rows(task, case, prediction, role))
             attributes.append(attribute_rows(task, case, rows))
             path = write_prediction(
                 self.results_dir / "predictions", run_id, fold, case, prediction
             )
-            predictions.append({"case_id": case_id, "split": role, "path": str(path.resolve())})
+            if path is not None:
+                predictions.append({"case_id": case_id, "split": role, "path": str(path.resolve())})
             self.observer.case_predicted(fold, case_id)
         record = FoldRecord(
             fold=fold,
@@ -311,7 +317,8 @@ class Runner:
             run_id,
             record,
             pd.concat(metrics, ignore_index=True),
-            predictions=pd.DataFrame(predictions),
+            scores=pd.concat(scores, ignore_index=True),
+            predictions=pd.DataFrame(predictions, columns=["case_id", "split", "path"]),
             attributes=pd.concat(attributes, ignore_index=True).drop_duplicates(
                 ["case_id", "structure", "attribute"]
             ),

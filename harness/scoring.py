@@ -8,18 +8,22 @@ and nothing is written for a rejected submission. A valid one is stored like a t
 run (kind ``scored``), one transaction per fold, so it sits on the leaderboard beside
 the trained models.
 
-For a task with extra binary targets (`tasks.spec.MaskSpec`, e.g. seed 002's ``fat``),
+For a task with extra binary targets (`tasks.spec.MaskTarget`, e.g. seed 002's ``fat``),
 ``<predictions>/<case_id>_<mask><ending>`` holds the predicted mask: 0/1, or a
 probability in [0, 1] (then the mask is ``≥ 0.5`` and the values also give the AUROC).
 A submission may hold label maps, masks, or both; whatever kind it holds, it must hold
 for every evaluated case. A submission of masks only is measured on the reference
 structures (seed 002's "manual segmentation" groups).
 
+Case-level classification scores come as a CSV (``--scores``, `mskbench.harness.scores_csv`:
+``case_id,target[,class],score``), alone (a pure classifier: no predictions folder) or
+beside the files; they are stored as the runner stores a model's scores.
+
 Rules: ``missing-prediction`` (an evaluated case without a file), ``unreadable``,
 ``prediction-grid`` (shape or spacing differs from the reference), ``label-value`` (a
 value outside the label map, or non-integer), ``mask-value`` (a mask value outside
 [0, 1]), ``non-finite`` (NaN/inf), ``unknown-case`` (a file naming no case of the
-dataset), and for ``--scores`` CSVs ``scores-csv``.
+dataset), and for ``--scores`` CSVs those of `mskbench.harness.scores_csv`.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mskbench.harness.evaluation import attribute_rows, case_metric_rows
-from mskbench.harness.models.protocol import Prediction
+
+from mskbench.harness.evaluation import attribute_rows, case_metric_rows, case_score_rows
 from mskbench.harness.provenance import git_commit, package_version, package_versions
 from mskbench.harness.runner import RunOutcome, _now
+from mskbench.harness.scores_csv import read_scores
 from mskbench.harness.store import FoldRecord, RunRecord, Store
 from mskbench.tasks import get_task
+from mskbench.tasks.case import Prediction, Score
 from mskbench.tasks.contract import (
     Dataset,
     Problem,
@@ -45,6 +51,7 @@ from mskbench.tasks.contract import (
     read_grid,
     read_image,
 )
+from mskbench.tasks.contract.fingerprint import file_sha256
 from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
 from mskbench.tasks.spec import TaskSpec
 
@@ -58,49 +65,15 @@ class Submission:
 
     files: dict[str, Path]
     cases_by_fold: dict[int, list[tuple[str, str]]]  # fold → [(case_id, split)]
-    scores: pd.DataFrame | None = None  # case_id, target, score
+    scores: dict[str, dict[str, Score]] = field(default_factory=dict)  # case → target → score
     mask_files: dict[str, dict[str, Path]] = field(default_factory=dict)
 
-    def path_of(self, case_id: str) -> Path:
-        """The case's label map, else its first mask file."""
+    def path_of(self, case_id: str) -> Path | None:
+        """The case's label map, else its first mask file, else None (scores only)."""
         if case_id in self.files:
             return self.files[case_id]
-        return next(iter(self.mask_files[case_id].values()))
-
-
-SCORE_COLUMNS = ("case_id", "target", "score")
-
-
-def validate_scores(
-    task: TaskSpec, dataset: Dataset, path: Path
-) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read a CSV of case-level scores (``case_id, target, score``) and list its problems."""
-
-    def bad(message: str) -> list[Problem]:
-        return [Problem(path.name, "scores-csv", message)]
-
-    if not task.targets:
-        return None, bad(f"task {task.name} has no classification targets to score")
-    try:
-        table = pd.read_csv(path, dtype={"case_id": str, "target": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        return None, bad(f"unreadable as CSV ({exc})")
-    missing = [c for c in SCORE_COLUMNS if c not in table.columns]
-    if missing:
-        return None, bad(f"missing column(s) {missing}; required: {list(SCORE_COLUMNS)}")
-    problems = []
-    unknown = sorted(set(table.case_id) - set(dataset.case_ids))
-    if unknown:
-        problems += bad(f"unknown case(s) {unknown[:10]}")
-    targets = sorted(set(table.target) - set(task.targets))
-    if targets:
-        problems += bad(f"target(s) {targets} are not the task's {list(task.targets)}")
-    scores = pd.to_numeric(table.score, errors="coerce")
-    if scores.isna().any() or not np.isfinite(scores).all():
-        problems += bad(
-            f"{int((~np.isfinite(scores.fillna(np.nan))).sum())} score(s) are missing, NaN or not numbers"
-        )
-    return table.assign(score=scores), problems
+        masks = self.mask_files.get(case_id)
+        return next(iter(masks.values())) if masks else None
 
 
 def _prediction_files(folder: Path) -> dict[str, Path]:
@@ -139,17 +112,27 @@ def evaluated_cases(dataset: Dataset, folds: list[int] | None) -> dict[int, list
 def validate_submission(
     task: TaskSpec,
     dataset: Dataset,
-    folder: Path,
+    folder: Path | None,
     folds: list[int] | None,
     scores_csv: Path | None = None,
 ) -> Submission:
-    """Check every prediction before anything is written; raises `ValidationError`."""
-    if not folder.is_dir():
+    """Check every prediction before anything is written; raises `ValidationError`.
+
+    ``folder`` may be None for a submission of case scores only (``scores_csv``)."""
+    if folder is None and scores_csv is None:
+        raise ValueError("nothing to score: give a predictions folder, a scores CSV, or both")
+    if folder is not None and not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such predictions folder")
     known = set(dataset.case_ids)
-    files, mask_files = _split_mask_files(_prediction_files(folder), known, task.mask_names)
+    found = _prediction_files(folder) if folder is not None else {}
+    files, mask_files = _split_mask_files(found, known, task.mask_names)
     cases_by_fold = evaluated_cases(dataset, folds)
     problems: list[Problem] = []
+    if folder is not None and task.segmentation is None:
+        problems.append(
+            Problem(folder.name, "unknown-case", f"task {task.name} has no label map or masks "
+                    "to predict; give case scores with --scores")
+        )  # fmt: skip
     submitted_masks = sorted({m for by_mask in mask_files.values() for m in by_mask})
     want_labels = bool(files) or not submitted_masks
     problems += [
@@ -163,6 +146,8 @@ def validate_submission(
     ]
     allowed = set(task.label_values)
     for case_id, _ in (c for cases in cases_by_fold.values() for c in cases):
+        if folder is None or task.segmentation is None:
+            break
         reference = dataset.layout.label(case_id)
         for mask in submitted_masks:
             mask_path = mask_files.get(case_id, {}).get(mask)
@@ -189,12 +174,13 @@ def validate_submission(
             )
             continue
         problems += _check_prediction(path, reference, allowed, task)
-    scores = None
+    scores: dict[str, dict[str, Score]] = {}
     if scores_csv is not None:
-        scores, score_problems = validate_scores(task, dataset, Path(scores_csv))
+        evaluated = [c for cases in cases_by_fold.values() for c, _ in cases]
+        scores, score_problems = read_scores(Path(scores_csv), task, known, evaluated)
         problems += score_problems
     if problems:
-        raise ValidationError(folder, problems)
+        raise ValidationError(folder or Path(scores_csv), problems)
     return Submission(
         {c: p for c, p in files.items() if c in known}, cases_by_fold, scores, mask_files
     )
@@ -295,19 +281,21 @@ def _check_prediction(
 def score(
     task_name: str,
     data: Path,
-    predictions: Path,
+    predictions: Path | None,
     name: str,
     db: Path,
     folds: list[int] | None = None,
     scores_csv: Path | None = None,
 ) -> RunOutcome:
-    """Validate and score a predictions folder into the store (see the module docstring)."""
+    """Validate and score a predictions folder and/or a scores CSV into the store (see the
+    module docstring)."""
     started = time.perf_counter()
     task = get_task(task_name)
     dataset = Dataset(data, task)
-    submission = validate_submission(task, dataset, Path(predictions), folds, scores_csv)
+    folder = Path(predictions) if predictions is not None else None
+    submission = validate_submission(task, dataset, folder, folds, scores_csv)
     profile = dataset.dataset_json.get("mskbench", {}).get("phantom", {}).get("profile", "custom")
-    prediction_fp = data_fingerprint(Path(predictions))
+    prediction_fp = _submission_fingerprint(folder, scores_csv)
     record = RunRecord(
         run_key=json_sha256(
             {
@@ -325,7 +313,8 @@ def score(
         profile=profile,
         seed=0,
         config={
-            "predictions": str(Path(predictions).resolve()),
+            "predictions": str(folder.resolve()) if folder is not None else None,
+            "scores": str(Path(scores_csv).resolve()) if scores_csv is not None else None,
             "predictions_fingerprint": prediction_fp,
         },
         data_fingerprint=dataset.fingerprint,
@@ -344,20 +333,17 @@ def score(
         if fold in finished:
             continue
         fold_started, t0 = _now(), time.perf_counter()
-        metrics, attributes, paths = [], [], []
+        metrics, scores, attributes, paths = [], [], [], []
         for case_id, role in cases:
             case = dataset.load(case_id)
             prediction = _prediction_of(submission, case_id)
             rows = case_metric_rows(task, case, prediction, role)
             metrics.append(rows)
+            scores.append(case_score_rows(task, case, prediction, role))
             attributes.append(attribute_rows(task, case, rows))
-            paths.append(
-                {
-                    "case_id": case_id,
-                    "split": role,
-                    "path": str(submission.path_of(case_id).resolve()),
-                }
-            )
+            path = submission.path_of(case_id)
+            if path is not None:
+                paths.append({"case_id": case_id, "split": role, "path": str(path.resolve())})
         n_test = sum(1 for _, role in cases if role == "test")
         record_fold = FoldRecord(
             fold,
@@ -376,8 +362,8 @@ def score(
             run_id,
             record_fold,
             pd.concat(metrics, ignore_index=True),
-            scores=_fold_scores(submission.scores, dataset, cases),
-            predictions=pd.DataFrame(paths),
+            scores=pd.concat(scores, ignore_index=True),
+            predictions=pd.DataFrame(paths, columns=["case_id", "split", "path"]),
             attributes=pd.concat(attributes, ignore_index=True).drop_duplicates(
                 ["case_id", "structure", "attribute"]
             ),
@@ -395,6 +381,15 @@ def score(
     )
 
 
+def _submission_fingerprint(folder: Path | None, scores_csv: Path | None) -> str:
+    """sha256 of what was submitted: the folder's files, the scores CSV, or both."""
+    files = data_fingerprint(folder) if folder is not None else None
+    scores = file_sha256(Path(scores_csv)) if scores_csv is not None else None
+    if scores is None:
+        return str(files)
+    return scores if files is None else json_sha256({"files": files, "scores": scores})
+
+
 def _prediction_of(submission: Submission, case_id: str) -> Prediction:
     """The submitted label map and masks of one case as a `Prediction`."""
     label = None
@@ -405,21 +400,9 @@ def _prediction_of(submission: Submission, case_id: str) -> Prediction:
         masks[name], probability = read_mask_prediction(path)
         if probability is not None:
             probabilities[name] = probability
-    return Prediction(label=label, masks=masks, mask_probabilities=probabilities)
-
-
-def _fold_scores(
-    scores: pd.DataFrame | None, dataset: Dataset, cases: list[tuple[str, str]]
-) -> pd.DataFrame | None:
-    """Score rows of one fold's cases, with the reference label from cases.csv when present."""
-    if scores is None:
-        return None
-    split_of = dict(cases)
-    rows = scores[scores.case_id.isin(split_of)].copy()
-    rows.insert(1, "split", rows.case_id.map(split_of))
-    labels = dataset.cases.set_index("case_id")
-    rows["label"] = [
-        int(labels.at[c, t]) if t in labels.columns else None
-        for c, t in zip(rows.case_id, rows.target, strict=True)
-    ]
-    return rows[["case_id", "split", "target", "score", "label"]]
+    return Prediction(
+        label=label,
+        masks=masks,
+        mask_probabilities=probabilities,
+        scores=submission.scores.get(case_id, {}),
+    )

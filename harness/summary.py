@@ -10,18 +10,19 @@ profile) the latest finished run remains.
 
 Rows summarised: the ``split`` rows (``test`` by default; ``external`` pools every fold's
 predictions of the external site) of each selected run, one value per (fold, case,
-structure). HD95/ASSD of a missed or spurious structure are replaced by the image
-diagonal (`with_worst_case_distances`), never dropped; any other NaN (a map mean of a
-structure missing from a mask) is left out and counted in ``n_excluded``.
+structure), aggregated by the one engine the leaderboard also uses
+(`mskbench.harness.aggregation`: worst-case distances, strata, outlier fences). This module
+adds what needs every value: the 95 % CI (BCa bootstrap over the values with a fixed
+seed, or ``ci="folds"``: t over the fold means, seed 000's protocol) and the unpaired test
+of `mskbench.harness.stats.compare_groups` between the two labels of each stratum.
 
-Per model and metric: mean, SD, median, n, 95 % CI (`summarize`: BCa bootstrap over rows
-with a fixed seed, or ``ci="folds"``: t over fold means, seed 000's protocol), the outlier
-rate (%) of that metric against one Tukey fence pooled over all compared models of the
-profile (`outlier_rates`), and rows ``absence_rate`` (%, `absence_rate`) and
+Per model and metric: mean, SD, median, n, CI, the outlier rate (%) of that metric against
+the task's Tukey fence (`mskbench.tasks.spec.OutlierFence`: each model's own values for
+seed 003, whose OR column is defined that way), and rows ``absence_rate`` (%) and
 ``outlier_rate`` (%, of the primary metric) as in seed 003's Table 1. For each stratum of
-the task (G20: reference FF < 20 % vs ≥ 20 %, from the ``attributes`` table, else the
-``ff_ref`` metric rows) the same per stratum, with the unpaired test of
-`harness.stats.compare_groups` and its p-value on both stratum rows (seed 003's Table 2).
+the task (G20: reference FF < 20 % vs ≥ 20 %) the same per stratum label, with the test's
+p-value on both stratum rows (seed 003's Table 2). Case-level classification targets are
+summarised by `mskbench.harness.classification_summary`.
 """
 
 from __future__ import annotations
@@ -32,24 +33,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from mskbench.harness.metrics import (
-    absence_rate,
-    outlier_rates,
-    summarize,
-    with_worst_case_distances,
-)
-from mskbench.harness.metrics.aggregate import DISTANCE_METRICS
-from mskbench.harness.stats import compare_groups
+
+from mskbench.harness import aggregation
+from mskbench.harness.aggregation import ABSENCE, OUTLIER, as_values
+from mskbench.harness.stats import bootstrap_interval, compare_groups, t_interval
 from mskbench.harness.stats.ci import DEFAULT_RESAMPLES, DEFAULT_SEED
 from mskbench.harness.stats.comparisons import MIN_PER_GROUP
 from mskbench.harness.store import SPLITS, Store
-from mskbench.harness.store.queries import metric_rows
 from mskbench.tasks.spec import TaskSpec
 
 MSKBENCH = "mskbench"
-RATE_METRICS = ("absence_rate", "outlier_rate")
-#: Per-structure values the summary needs beside the metrics themselves.
-FLAGS = ("absent", "spurious", "both_empty", "ref_voxels", "image_diagonal_mm")
+RATE_METRICS = (ABSENCE, OUTLIER)
 SUMMARY_COLUMNS = (
     "source",
     "model",
@@ -72,6 +66,7 @@ SUMMARY_COLUMNS = (
     "p_value",
     "test",
     "reference",
+    "fence",
 )
 _COUNTS = ("n", "n_folds", "n_excluded", "n_absent", "n_both_empty")
 CiMethod = Literal["bootstrap", "folds"]
@@ -152,173 +147,98 @@ def _ordered_metrics(task: TaskSpec, metrics: Sequence[str] | None) -> list[str]
     return ordered
 
 
-def _stratum_of_rows(rows: pd.DataFrame, task: TaskSpec) -> dict[str, pd.Series]:
-    """Per stratum name: each row's stratum label (None where the attribute is missing)."""
-    labels = {}
-    for k, stratum in enumerate(task.strata):
-        value = rows[f"attribute_{k}"].to_numpy(dtype=np.float64)
-        label = np.where(value >= stratum.threshold, stratum.at_or_above, stratum.below)
-        labels[stratum.name] = pd.Series(
-            np.where(np.isnan(value), None, label), index=rows.index, dtype=object
-        )
-    return labels
+def _interval(
+    values: np.ndarray, folds: np.ndarray, ci: CiMethod, n_resamples: int
+) -> tuple[float, float, str | None]:
+    """95 % CI of the mean of ``values`` and its method in words: BCa bootstrap (fixed
+    seed) or t over the fold means."""
+    if values.size == 0:
+        return np.nan, np.nan, None
+    if ci == "folds":
+        means = pd.Series(values).groupby(folds).mean().to_numpy()
+        return (*t_interval(means), f"t over {means.size} folds")
+    low, high = bootstrap_interval((values,), np.mean, n_resamples=n_resamples, seed=DEFAULT_SEED)
+    method = f"BCa bootstrap over {values.size} rows, {n_resamples} resamples, seed {DEFAULT_SEED}"
+    return float(low[0]), float(high[0]), method
 
 
-def _metric_table(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Rows of ``metric`` ready for the engine: ``model, fold, <metric>, absent, both_empty``.
-
-    Distances get the worst-case substitution (their flags must be stored); other NaN
-    values stay NaN here and are left out, and counted, by `_summarize_metric`.
-    """
-    values = rows["value"]
-    if metric in DISTANCE_METRICS:
-        needed = ["absent", "spurious", "image_diagonal_mm"]
-        lacking = rows[needed].isna().any(axis=1)
-        if lacking.any():
-            runs = sorted(rows.loc[lacking, "run_id"].unique())
-            raise ValueError(
-                f"{int(lacking.sum())} {metric} rows of runs {runs} lack the {needed} "
-                "case-metric rows that the worst-case substitution needs"
-            )
-        flags = rows[needed].astype({"absent": bool, "spurious": bool})
-        filled = with_worst_case_distances(flags.assign(**dict.fromkeys(DISTANCE_METRICS, values)))
-        values = filled[metric]
-    return pd.DataFrame(
-        {
-            "model": rows["model"],
-            "fold": rows["fold"],
-            metric: values,
-            "absent": rows["absent"].fillna(0).astype(bool),
-            "both_empty": rows["both_empty"].fillna(0).astype(bool),
-        }
-    )
+def _count(value: Any) -> int:
+    """A count column of the engine (NULL where no value had the flag) as an int."""
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
-def _summary(table: pd.DataFrame, metric: str, ci: CiMethod, n_resamples: int) -> dict[str, Any]:
-    """`summarize` of the non-NaN values of ``table`` plus ``n_folds`` and ``n_excluded``
-    (NaN values left out); NaN statistics and n = 0 when no value remains."""
-    valid = table[table[metric].notna()]
-    counts = {"n_folds": int(valid["fold"].nunique()), "n_excluded": len(table) - len(valid)}
-    if valid.empty:
-        return {"mean": np.nan, "sd": np.nan, "median": np.nan, "n": 0, **counts}
-    out = summarize(valid, metric, fold="fold" if ci == "folds" else None, n_resamples=n_resamples)
-    out.pop("metric")
-    return {**out, **counts}
+def _statistics(row: Any, ci: CiMethod, n_resamples: int) -> dict[str, Any]:
+    """Summary columns of one engine row (with its ``values`` and ``folds`` lists)."""
+    values, folds = as_values(row.values), as_values(row.folds)
+    low, high, method = _interval(values, folds, ci, n_resamples)
+    return {
+        "mean": row.mean, "sd": row.sd, "median": row.median, "n": _count(row.n),
+        "n_folds": _count(row.n_folds), "n_excluded": _count(row.n_excluded),
+        "n_absent": _count(row.n_absent), "n_both_empty": _count(row.n_both_empty),
+        "ci_low": low, "ci_high": high, "ci_method": method, "outlier_rate": row.outlier_rate,
+    }  # fmt: skip
 
 
-def _summarize_metric(
-    table: pd.DataFrame,
-    metric: str,
-    strata: dict[str, tuple[str, str]],
-    ci: CiMethod,
-    n_resamples: int,
-) -> list[dict[str, Any]]:
-    """Rows (over all cases and per stratum label) of every model for one metric.
-
-    ``table`` holds the rows of all compared models (for the pooled outlier fence) with a
-    column per stratum name holding each row's label.
-    """
-    out = []
-    pooled = table[table[metric].notna()].assign(_group=lambda t: t["model"].astype(str))
-    for name in strata:
-        pooled[f"_group_{name}"] = pooled["_group"] + "\x1f" + pooled[name].fillna("").astype(str)
-    fence = {
-        by: outlier_rates(pooled, metric, by=by) if len(pooled) else pd.Series(dtype=float)
-        for by in ["_group", *(f"_group_{n}" for n in strata)]
-    }
-    for model, rows in table.groupby("model", sort=False):
-        out.append(
-            {
-                "model": model,
-                "stratum": None,
-                "metric": metric,
-                **_summary(rows, metric, ci, n_resamples),
-                "outlier_rate": fence["_group"].get(model, np.nan),
-            }
-        )
-        for name, labels in strata.items():
-            groups = [rows[rows[name] == label] for label in labels]
-            values = [g[metric].dropna() for g in groups]
-            test = (
-                compare_groups(values[0], values[1])
-                if min(len(v) for v in values) >= MIN_PER_GROUP
-                else None
-            )
-            for label, group in zip(labels, groups, strict=True):
-                out.append(
-                    {
-                        "model": model,
-                        "stratum": label,
-                        "metric": metric,
-                        **_summary(group, metric, ci, n_resamples),
-                        "outlier_rate": fence[f"_group_{name}"].get(f"{model}\x1f{label}", np.nan),
-                        "p_value": test.p_value if test else np.nan,
-                        "test": test.test if test else None,
-                    }
-                )
-    return out
+def _stratum_tests(rows: pd.DataFrame, labels: tuple[str, str]) -> dict[tuple[str, str], Any]:
+    """The unpaired test of each (run, metric) between the two stratum labels' values."""
+    tests = {}
+    for (run_id, metric), group in rows.groupby(["run_id", "metric"], sort=False):
+        by_part = {r.part: as_values(r.values) for r in group.itertuples()}
+        values = [by_part.get(label, np.empty(0)) for label in labels]
+        if min(v.size for v in values) >= MIN_PER_GROUP:
+            tests[(run_id, metric)] = compare_groups(values[0], values[1])
+    return tests
 
 
-def _absence_rows(rows: pd.DataFrame, strata: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """``absence_rate`` rows (%, n = reference structures) per model, overall and per stratum."""
-    if rows["absent"].isna().any():
-        raise ValueError("ref_voxels rows without an 'absent' row: the absence rate needs both")
-    table = rows.assign(ref_voxels=rows["value"], absent=rows["absent"].astype(bool))
-    out = []
-    for model, group in table.groupby("model", sort=False):
-        parts = [(None, group)] + [
-            (label, group[group[name] == label])
-            for name, labels in strata.items()
-            for label in labels
-        ]
-        for label, part in parts:
-            out.append(
-                {
-                    "model": model,
-                    "stratum": label,
-                    "metric": "absence_rate",
-                    "mean": absence_rate(part),
-                    "n": int((part["ref_voxels"] > 0).sum()),
-                    "n_folds": int(part["fold"].nunique()),
-                    "n_absent": int(part["absent"].sum()),
-                }
-            )
-    return out
-
-
-def _summarize_profile(
-    rows: pd.DataFrame,
+def _summarize_runs(
+    store: Store,
     task: TaskSpec,
+    runs: pd.DataFrame,
+    split: str,
     metrics: list[str],
     ci: CiMethod,
     n_resamples: int,
 ) -> list[dict[str, Any]]:
-    """Summary rows of the compared runs of one profile (``rows`` from `metric_rows`)."""
-    strata = {s.name: (s.below, s.at_or_above) for s in task.strata}
-    labels = _stratum_of_rows(rows, task)
-    rows = rows.assign(**labels)
+    """Summary rows of the compared ``runs`` of one profile (see the module docstring)."""
+    groups = dict.fromkeys(runs["run_id"], "compared")
+    fetch = [m for m in metrics if m != OUTLIER]
+    model_of = dict(zip(runs["run_id"], runs["model"], strict=True))
+    parts = [
+        (
+            None,
+            None,
+            aggregation.metric_summary(store, task, groups, split, fetch, with_values=True),
+        )
+    ]
+    for stratum in task.strata:
+        frame = aggregation.metric_summary(
+            store, task, groups, split, fetch, by="stratum", stratum=stratum, with_values=True
+        )
+        parts.append((stratum, _stratum_tests(frame, (stratum.below, stratum.at_or_above)), frame))
     out = []
-    present = set(rows["metric"])
-    for metric in metrics:
-        if metric in RATE_METRICS or metric not in present:
-            continue
-        of_metric = rows[rows["metric"] == metric]
-        table = _metric_table(of_metric, metric).join(of_metric[list(strata)])
-        for row in _summarize_metric(table, metric, strata, ci, n_resamples):
-            out.append(row)
-            if metric == task.primary_metric and "outlier_rate" in metrics:
-                out.append(
-                    {
-                        "model": row["model"],
-                        "stratum": row["stratum"],
-                        "metric": "outlier_rate",
-                        "mean": row["outlier_rate"],
-                        "n": row["n"],
-                        "n_folds": row["n_folds"],
-                    }
-                )
-    if "absence_rate" in metrics and "ref_voxels" in present:
-        out.extend(_absence_rows(rows[rows["metric"] == "ref_voxels"], strata))
+    for stratum, tests, frame in parts:
+        if stratum is None:
+            rows = frame
+        else:  # every (run, metric) gets both labels, an empty one with n = 0
+            labels = pd.DataFrame({"part": [stratum.below, stratum.at_or_above]})
+            keys = frame[frame["part"].isna()][["run_id", "metric"]].merge(labels, how="cross")
+            rows = keys.merge(frame, on=["run_id", "metric", "part"], how="left")
+        for row in rows.itertuples(index=False):
+            record = {"model": model_of[row.run_id], "run_id": row.run_id,
+                      "stratum": row.part, "metric": row.metric}  # fmt: skip
+            if row.metric == ABSENCE:
+                record |= {"mean": row.mean, "n": _count(row.n), "n_folds": _count(row.n_folds),
+                           "n_absent": _count(row.n_absent)}  # fmt: skip
+                out.append(record)
+                continue
+            record |= _statistics(row, ci, n_resamples)
+            if tests is not None and (row.run_id, row.metric) in tests:
+                test = tests[(row.run_id, row.metric)]
+                record |= {"p_value": test.p_value, "test": test.test}
+            out.append(record)
+            if row.metric == task.primary_metric and OUTLIER in metrics:
+                out.append({**{k: record[k] for k in ("model", "run_id", "stratum", "n", "n_folds")},
+                            "metric": OUTLIER, "mean": record["outlier_rate"]})  # fmt: skip
     return out
 
 
@@ -344,6 +264,7 @@ def summarize_task(
 
     ``attrs``: ``task, task_version, split, profile, primary_metric, metrics`` (order to
     show, primary first), ``strata`` (label pairs), ``ci`` and ``ci_method`` (in words),
+    ``fence`` (the outlier fence in words; also the ``fence`` column of rate rows),
     ``runs`` (run ids compared) and ``excluded`` (list of dicts: ``run_id, model,
     profile, status, reason``).
     """
@@ -354,26 +275,14 @@ def summarize_task(
     wanted = _ordered_metrics(task, metrics)
     selection = select_runs(store.runs(task.name), task, profile)
     chosen = selection.runs
+    fence = task.outlier_fence.describe()
     out: list[dict[str, Any]] = []
-    if not chosen.empty:
-        fetch = [m for m in wanted if m not in RATE_METRICS]
-        if "absence_rate" in wanted:
-            fetch.append("ref_voxels")
-        rows = metric_rows(
-            store,
-            list(chosen["run_id"]),
-            split,
-            fetch,
-            side_metrics=FLAGS,
-            attributes=[s.attribute for s in task.strata],
-        )
-        rows = rows.merge(chosen[["run_id", "model", "profile"]], on="run_id", how="left")
-        for name, runs in chosen.groupby("profile", sort=True):
-            for row in _summarize_profile(
-                rows[rows["profile"] == name], task, wanted, ci, n_resamples
-            ):
-                run = runs[runs["model"] == row["model"]].iloc[0]
-                out.append({**row, "source": MSKBENCH, "profile": name, "run_id": run["run_id"]})
+    for name, runs in chosen.groupby("profile", sort=True):
+        for row in _summarize_runs(store, task, runs, split, wanted, ci, n_resamples):
+            rate = row["metric"] == OUTLIER or not pd.isna(row.get("outlier_rate", np.nan))
+            out.append(
+                {**row, "source": MSKBENCH, "profile": name, "fence": fence if rate else None}
+            )
     frame = pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
     frame = _sorted(frame, task, wanted, _by_primary_metric(frame, task))
     if published:
@@ -393,6 +302,7 @@ def summarize_task(
             if ci == "bootstrap"
             else "t interval over the fold means"
         ),
+        "fence": fence,
         "runs": list(chosen["run_id"]),
         "excluded": selection.excluded,
     }

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+from mskbench.harness.aggregation import as_values
 from mskbench.harness.report import metric_header
 from mskbench.harness.stats import bland_altman, compare_groups, compare_paired, holm
 from mskbench.harness.stats.comparisons import MIN_PER_GROUP
@@ -28,18 +31,12 @@ from mskbench.leaderboard.taskview import (
     name_of_test,
 )
 from mskbench.tasks.spec import Stratum, TaskSpec
-from scipy import stats
 
 ALPHA = 0.05
 NO_DIFFERENCE = "no significant difference"
 TOO_FEW = "too few pairs"
 #: Biomarkers are in %, p.u., ms or cm³: 2 decimals (as `harness.report`).
 AGREEMENT_DECIMALS = 2
-
-
-def as_values(cell: object) -> np.ndarray:
-    """A list cell of a query result as floats (an empty list may come back as NULL)."""
-    return np.asarray(cell if isinstance(cell, list | np.ndarray) else [], dtype=float)
 
 
 def t_interval(mean: pd.Series, sd: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -87,7 +84,7 @@ def ranked_table(summary: pd.DataFrame, task: TaskSpec, metrics: Sequence[str]) 
         )
         row["n"] = primary["n"] if primary is not None else pd.NA
         for metric in metrics:
-            header = metric_header(metric)
+            header = metric_header(metric, task)
             if metric == OUTLIER:
                 row[header] = primary["outlier_rate"] if primary is not None else np.nan
             elif metric in by_metric.index:
@@ -96,14 +93,16 @@ def ranked_table(summary: pd.DataFrame, task: TaskSpec, metrics: Sequence[str]) 
                 if metric != ABSENCE:
                     row[f"{header} SD"] = stat["sd"]
                     row[f"{header} 95 % CI"] = ci_text(
-                        stat["ci_low"], stat["ci_high"], decimals(metric)
+                        stat["ci_low"], stat["ci_high"], decimals(metric, task)
                     )
         row["Run"] = run_id
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    table["_key"] = _rank_key(table, metric_header(task.primary_metric), task.higher_is_better)
+    table["_key"] = _rank_key(
+        table, metric_header(task.primary_metric, task), task.higher_is_better
+    )
     table = table.sort_values(["_key", "Model"], kind="stable", na_position="last")
     table = table.drop(columns="_key")
     table.insert(0, "Rank", range(1, len(table) + 1))
@@ -119,7 +118,7 @@ def published_table(task: TaskSpec, metrics: Sequence[str], split: str) -> pd.Da
     for (model, reference), group in rows.groupby(["model", "reference"], sort=False):
         record: dict[str, object] = {"Model": model, "Source": group["source"].iloc[0]}
         for r in group.itertuples(index=False):
-            header = metric_header(r.metric)
+            header = metric_header(r.metric, task)
             record[header] = r.mean
             if r.metric not in (ABSENCE, OUTLIER):
                 record[f"{header} SD"] = r.sd
@@ -128,7 +127,9 @@ def published_table(task: TaskSpec, metrics: Sequence[str], split: str) -> pd.Da
     return pd.DataFrame(out)
 
 
-def stratum_table(summary: pd.DataFrame, stratum: Stratum, metrics: Sequence[str]) -> pd.DataFrame:
+def stratum_table(
+    summary: pd.DataFrame, task: TaskSpec, stratum: Stratum, metrics: Sequence[str]
+) -> pd.DataFrame:
     """Seed Table 2 shape: per model and metric, mean, SD and n of each stratum and the
     unpaired test (Shapiro–Wilk → Welch t or Mann–Whitney U) with its p-value.
 
@@ -144,7 +145,7 @@ def stratum_table(summary: pd.DataFrame, stratum: Stratum, metrics: Sequence[str
         by_part = group.set_index("part")
         record: dict[str, object] = {
             "Model": group["model"].iloc[0],
-            "Metric": metric_header(metric),
+            "Metric": metric_header(metric, task),
         }
         values = []
         for label in (below, above):
@@ -185,7 +186,7 @@ def published_stratum_table(
         ["model", "metric", "reference"], sort=False
     ):
         by_part = group.set_index("stratum")
-        record: dict[str, object] = {"Model": model, "Metric": metric_header(metric)}
+        record: dict[str, object] = {"Model": model, "Metric": metric_header(metric, task)}
         for label in labels:
             record[f"{label} mean"] = by_part["mean"].get(label, np.nan)
             record[f"{label} SD"] = by_part["sd"].get(label, np.nan)
@@ -202,7 +203,7 @@ def _better(direction: int, diff: float, name_a: str, name_b: str) -> str:
     return name_a if (a_higher if direction == 1 else not a_higher) else name_b
 
 
-def paired_table(paired: pd.DataFrame, name_a: str, name_b: str) -> pd.DataFrame:
+def paired_table(paired: pd.DataFrame, task: TaskSpec, name_a: str, name_b: str) -> pd.DataFrame:
     """Paired comparison of two runs on each row of ``paired`` (rows of
     `queries.paired_values`: one per metric, or one metric's rows per structure), with Holm
     across those rows.
@@ -227,7 +228,7 @@ def paired_table(paired: pd.DataFrame, name_a: str, name_b: str) -> pd.DataFrame
         rows.append(
             {
                 "metric": r.metric,
-                "metric_label": compared_header(r.metric, int(r.dir)),
+                "metric_label": compared_header(r.metric, int(r.dir), task),
                 "structure": r.structure,
                 "n": int(r.n),
                 "mean_a": r.mean_a,

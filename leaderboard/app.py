@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import streamlit as st
+
 from mskbench.harness.store import SPLITS, StoreError, StoreLockedError
 from mskbench.leaderboard import queries
 from mskbench.leaderboard.context import PageContext

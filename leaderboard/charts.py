@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import altair as alt
 import pandas as pd
+
 from mskbench.leaderboard.analysis import NO_DIFFERENCE, TOO_FEW
 
 NEUTRAL = "#bbbbbb"
@@ -106,3 +107,41 @@ def scatter(
             alt.Chart(pd.DataFrame({"x": [vertical]})).mark_rule(color="#1f77b4").encode(x="x:Q")
         )
     return alt.layer(*layers).properties(height=300)
+
+
+def roc_curves(points: pd.DataFrame, target: str) -> alt.LayerChart:
+    """ROC curves (``fpr``, ``tpr`` per ``model``) on one chart, with the chance diagonal."""
+    lines = (
+        alt.Chart(points)
+        .mark_line(interpolate="step-after", point=False)
+        .encode(
+            x=alt.X("fpr:Q", title="1 − specificity", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("tpr:Q", title="sensitivity", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("model:N", title="Model"),
+            tooltip=["model", "fpr", "tpr", "threshold"],
+        )
+    )
+    chance = (
+        alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="grey")
+        .encode(x="x:Q", y="y:Q")
+    )
+    return alt.layer(chance, lines).properties(height=320, title=f"ROC curves: {target}")
+
+
+def confusion_heatmap(table: pd.DataFrame) -> alt.LayerChart:
+    """Counts of reference (rows) × predicted class (columns) as a labelled heat map;
+    ``table`` as `mskbench.harness.classification.confusion_table` returns it."""
+    predicted = [c for c in table.columns if c not in ("reference", "n")]
+    long = table.melt(id_vars="reference", value_vars=predicted, var_name="predicted",
+                      value_name="count")  # fmt: skip
+    base = alt.Chart(long).encode(
+        x=alt.X("predicted:N", title="predicted", sort=predicted),
+        y=alt.Y("reference:N", title="reference", sort=list(table["reference"])),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None),
+        tooltip=["reference", "predicted", "count"],
+    )
+    labels = base.mark_text().encode(text="count:Q")
+    return alt.layer(cells, labels).properties(height=alt.Step(32))

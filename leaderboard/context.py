@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
 from mskbench.harness.summary import select_runs
 from mskbench.leaderboard import queries
 from mskbench.leaderboard.source import Source

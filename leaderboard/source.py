@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+
 from mskbench.harness.store import Store, StoreLockedError
 from mskbench.harness.store.connection import connect
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mskbench.harness.metrics import METRICS
 from mskbench.harness.report import SHORT_NAMES, metric_header
 from mskbench.harness.store import CASE_LEVEL
 from mskbench.tasks.spec import TaskSpec
@@ -81,12 +80,12 @@ def short_name(metric: str) -> str:
     return SHORT_NAMES.get(metric, metric)
 
 
-def compared_header(metric: str, direction: int) -> str:
+def compared_header(metric: str, direction: int, task: TaskSpec) -> str:
     """`metric_header`, or for a signed error (direction 0) the header of its size:
     ``|ΔFF| (%) ↓`` (a comparison judges the error's magnitude)."""
     if direction != 0:
-        return metric_header(metric)
-    unit = unit_of(metric)
+        return metric_header(metric, task)
+    unit = unit_of(metric, task)
     return f"|{short_name(metric)}|" + (f" ({unit})" if unit and unit != "fraction" else "") + " ↓"
 
 
@@ -95,15 +94,15 @@ def with_unit(name: str, unit: str) -> str:
     return name if unit in ("", "fraction") else f"{name} ({unit})"
 
 
-def unit_of(metric: str) -> str:
-    """The catalogue unit of ``metric`` ('' when not catalogued)."""
-    info = METRICS.get(metric)
+def unit_of(metric: str, task: TaskSpec) -> str:
+    """The unit of ``metric`` in the task's catalogue ('' when not catalogued)."""
+    info = task.catalogue.get(metric)
     return info.unit if info else ""
 
 
-def decimals(metric: str) -> int:
-    """3 decimals for fractions, 2 for everything else (as `harness.report`)."""
-    return 3 if unit_of(metric) == "fraction" else 2
+def decimals(metric: str, task: TaskSpec) -> int:
+    """3 decimals for fractions, 2 for everything else (as `mskbench.harness.report`)."""
+    return 3 if unit_of(metric, task) == "fraction" else 2
 
 
 def profile_key(profile: str) -> tuple[int, str]:

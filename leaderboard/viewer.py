@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+
 from mskbench.tasks.show import body_window, structure_colours
 from mskbench.tasks.spec import TaskSpec
 

@@ -7,19 +7,24 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+
 from mskbench.leaderboard.context import PageContext
 from mskbench.leaderboard.taskview import decimals
+from mskbench.tasks.spec import TaskSpec
 
 PROFILE_KEY = "profile"
 ROW_PX = 35
 ALL_ROWS_UP_TO = 40
 
 
-def number(metric_or_decimals: str | int) -> Any:
-    """A sortable number column shown with a metric's decimals (or the given count)."""
-    places = (
-        metric_or_decimals if isinstance(metric_or_decimals, int) else decimals(metric_or_decimals)
-    )
+def number(metric_or_decimals: str | int, task: TaskSpec | None = None) -> Any:
+    """A sortable number column shown with a metric's decimals (its ``task``'s catalogue) or
+    the given count."""
+    if isinstance(metric_or_decimals, int):
+        places = metric_or_decimals
+    else:
+        assert task is not None, "a metric's decimals come from its task's catalogue"
+        places = decimals(metric_or_decimals, task)
     return st.column_config.NumberColumn(format=f"%.{places}f")
 
 

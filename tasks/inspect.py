@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from mskbench.tasks.contract.dataset import Case, Dataset
 from scipy import ndimage
 from skimage.filters import threshold_multiotsu
+
+from mskbench.tasks.contract.dataset import Case, Dataset
 
 _IN_PLANE = np.zeros((3, 3, 3), bool)
 _IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)

@@ -1,10 +1,14 @@
-"""The task registry: built-in tasks by lazy reference, plus the ``mskbench.tasks`` entry points.
+"""The task registry: built-in tasks by lazy reference, the ``mskbench.tasks`` entry points
+of installed packages, and tasks named in the environment variable ``MSKBENCH_TASKS``
+(``name=module:ATTR`` or ``name=path/to/file.py:ATTR``, comma-separated: a task under
+development, or a private one, without a package; `docs/adding-a-task.md`).
 
 Listing names imports nothing; `get_task` imports only the (pure-Python) spec module.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from mskbench.harness.registry import Registry
@@ -26,8 +30,26 @@ _BUILTIN = {
     "nmd_leg": "mskbench.tasks.nmd.spec:NMD_LEG",
     "lumbar_paraspinal": "mskbench.tasks.lumbar.spec:LUMBAR_PARASPINAL",
 }
-for _name, _ref in _BUILTIN.items():
-    TASKS.register(_name, _ref)
+ENVIRONMENT_VARIABLE = "MSKBENCH_TASKS"
+
+
+def _from_environment() -> dict[str, str]:
+    """``name → reference`` of the tasks named in ``$MSKBENCH_TASKS``."""
+    out = {}
+    for entry in filter(
+        None, (e.strip() for e in os.environ.get(ENVIRONMENT_VARIABLE, "").split(","))
+    ):
+        name, sep, reference = entry.partition("=")
+        if not sep or ":" not in reference:
+            raise TaskSpecError(
+                f"${ENVIRONMENT_VARIABLE}: {entry!r} is not 'name=module:ATTR' or 'name=file.py:ATTR'"
+            )
+        out[name.strip()] = reference.strip()
+    return out
+
+
+for _name, _ref in [*_BUILTIN.items(), *_from_environment().items()]:
+    TASKS.register(_name, _ref)  # a second task under a built-in name is refused
 
 
 def get_task(name: str) -> TaskSpec:

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
+
 from mskbench.tasks.contract.dataset import Case
 from mskbench.tasks.spec import TaskSpec
 

@@ -1,15 +1,17 @@
 """`TaskSpec`: the frozen, validated description of one benchmark task.
 
-A task is data, not code: the study it comes from, its inputs and label map, the
-quantitative maps it carries, how its splits are made, which metrics it reports and
-which one ranks models, how results are stratified, the numbers the paper published,
-the phantom that is its default data, and the profiles (smoke / quick / paper).
+A task is data, not code: the study it comes from, its input series, its typed targets
+(label map, extra masks, case-level classes: `mskbench.tasks.targets`), the quantitative
+maps it carries, how its splits are made, which metrics it reports and which one ranks
+models, how results are stratified and how outliers are fenced, the numbers the paper
+published, the phantom that is its default data, and the profiles (smoke / quick / paper).
 Invalid metadata fails when the spec is constructed (at import), not at the end of a run.
 
-Beyond the label map a task may declare extra binary reference targets (`MaskSpec`, e.g.
-seed 002's intramuscular fat mask), a per-case evaluator that adds task-specific metric
-rows to the generic ones, and a helper that lays its stored results out as the paper's
-tables. Both are lazy ``"module:function"`` references, so listing tasks stays cheap.
+A task may also declare metric names of its own (``task_metrics``), a per-case evaluator
+that adds task-specific metric rows to the generic ones, and a helper that lays the
+results the harness selected out as the paper's tables. Both are lazy
+``"module:function"`` references, so listing tasks stays cheap. How to add a task:
+``docs/adding-a-task.md``.
 
 Conventions: arrays are in array-axis order ``(z, y, x)`` for volumes and ``(y, x)`` for
 slices; spacing is in mm in the same order; map units are stated on each `MapSpec`.
@@ -20,28 +22,26 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
-from mskbench.harness.metrics.catalog import METRICS
+from mskbench.harness.metrics.catalog import METRICS, MetricInfo, map_metrics
+from mskbench.tasks.targets import (
+    ClassificationTarget,
+    MaskTarget,
+    SegmentationTarget,
+    SeriesSpec,
+    Target,
+    TaskSpecError,
+    frozen,
+)
 
 PROFILES = ("smoke", "quick", "paper")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-class TaskSpecError(ValueError):
-    """Task metadata that breaks a rule; raised at construction."""
-
-
-def frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-    """A read-only view of a copy of ``mapping``."""
-    return MappingProxyType(dict(mapping or {}))
 
 
 @dataclass(frozen=True)
 class Citation:
-    """The study a task reproduces (one of ``shared/seeds``)."""
+    """The study a task reproduces; ``seed_file`` names the paper's text it was built from."""
 
     authors: str
     title: str
@@ -67,21 +67,6 @@ class MapSpec:
     name: str
     unit: str
     description: str
-
-
-@dataclass(frozen=True)
-class MaskSpec:
-    """An extra binary reference target on the label grid (``masks/<case>_<name>.nii.gz``).
-
-    Values are 0/1. ``within`` names the structures whose union (in the reference label
-    map) is where the mask is annotated and scored — seed 002's raters marked fat only
-    inside muscles; empty means the whole image. Pixel scores of a predicted mask are
-    stored with the mask's name as the structure.
-    """
-
-    name: str
-    description: str
-    within: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,7 +122,9 @@ class PublishedValue:
     stratum label (``G20+``), a split (``test`` = the paper's internal test set,
     ``external``) or a cohort name (``thigh``); ``structure`` is ``all`` or the structure it
     belongs to (a label, or a left/right pair pooled: ``PM``); ``subset`` restricts it to
-    cases with the given cases.csv values, e.g. ``(("level", "L2/L3"),)``.
+    cases with the given cases.csv values, e.g. ``(("level", "L2/L3"),)``. A case-level
+    classification number names its ``target`` and may carry the paper's 95 % CI
+    (``ci_low``, ``ci_high``) and the number of cases ``n``.
     """
 
     source: str
@@ -150,6 +137,10 @@ class PublishedValue:
     p_value: float | None = None
     note: str = "published, other data"
     subset: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,15 +167,53 @@ class ProfileSpec:
 
 
 @dataclass(frozen=True)
+class OutlierFence:
+    """Which values form the Tukey fence of a metric's outlier rate.
+
+    ``per_model``: each run's own values (seed 003's definition: its OR column is each
+    network's share of DSC values below Q1 − 1.5·IQR of that network). ``pooled``: the
+    values of all compared runs of a profile (moves whenever a run is added).
+    ``reference``: the values of the runs of ``reference_models`` (e.g. the task's shipped
+    baselines), a fixed yardstick. ``k`` is the IQR multiple.
+    """
+
+    population: Literal["per_model", "pooled", "reference"] = "per_model"
+    reference_models: tuple[str, ...] = ()
+    k: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.population not in ("per_model", "pooled", "reference"):
+            raise TaskSpecError(f"outlier fence population {self.population!r} is unknown")
+        if (self.population == "reference") != bool(self.reference_models):
+            raise TaskSpecError("a 'reference' outlier fence (and only it) names reference_models")
+        if self.k <= 0:
+            raise TaskSpecError(f"outlier fence k must be > 0, got {self.k}")
+
+    def describe(self) -> str:
+        """The fence in words, as tables print it under an outlier rate."""
+        rule = f"Tukey fence Q1 − {self.k:g}·IQR / Q3 + {self.k:g}·IQR"
+        if self.population == "per_model":
+            return f"{rule} of each model's own values"
+        if self.population == "pooled":
+            return f"{rule} of the values of all compared models of the profile"
+        return f"{rule} of the values of the reference models {', '.join(self.reference_models)}"
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A benchmark task. See the module docstring for conventions.
 
-    ``masks``: extra binary reference targets (`MaskSpec`). ``evaluator``: optional
+    ``series``: the input series (views), each with its channels and grid. ``targets``: what
+    a model predicts (`SegmentationTarget`, `MaskTarget`, `ClassificationTarget`).
+    ``task_metrics``: metric names the task's evaluator writes, beyond the harness's
+    catalogue and the ``<map>_ref/_pred/_delta`` of each `MapSpec`. ``outlier_fence``: the
+    population of every outlier rate's Tukey fence. ``evaluator``: optional
     ``"module:function"``, called as ``evaluator(task, case, prediction)`` for every scored
     case, returning extra long rows ``structure, metric, value`` (a DataFrame) that
-    `harness.evaluation` adds to the generic ones. ``tables``: optional
-    ``"module:function"``, called as ``tables(store, task, profile, split)``, returning the
-    paper's tables from stored results (``{title: DataFrame}``).
+    `mskbench.harness.evaluation` adds to the generic ones. ``tables``: optional
+    ``"module:function"``, called as ``tables(task, results)`` with the
+    `mskbench.tasks.results.StoredResults` the harness selected, returning the paper's
+    tables (``{title: DataFrame}``).
     """
 
     name: str
@@ -193,37 +222,64 @@ class TaskSpec:
     citation: Citation
     anatomy: str
     protocol: str
-    channels: tuple[str, ...]
-    spatial_dims: Literal[2, 3]
-    labels: Mapping[str, int]
+    series: tuple[SeriesSpec, ...]
+    targets: tuple[Target, ...]
     split: SplitProtocol
     metrics: tuple[str, ...]
     primary_metric: str
     phantom: str
     profiles: Mapping[str, ProfileSpec]
     maps: tuple[MapSpec, ...] = ()
-    required_labels: tuple[str, ...] | None = None
     case_columns: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
     strata: tuple[Stratum, ...] = ()
     published: tuple[PublishedValue, ...] = ()
     nsd_tolerance_mm: float = 2.0
-    masks: tuple[MaskSpec, ...] = ()
+    task_metrics: tuple[MetricInfo, ...] = ()
+    outlier_fence: OutlierFence = field(default_factory=OutlierFence)
     evaluator: str | None = None
     tables: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", frozen(self.labels))
         object.__setattr__(self, "profiles", frozen(self.profiles))
-        if self.required_labels is None:
-            object.__setattr__(self, "required_labels", self.structure_names)
+        for name in ("series", "targets", "maps", "case_columns", "strata", "published"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         self._validate()
 
-    # -- derived views -------------------------------------------------------------
+    # -- targets and series ----------------------------------------------------------
+    @property
+    def segmentation(self) -> SegmentationTarget | None:
+        """The label-map target, or None for a task without one."""
+        return next((t for t in self.targets if isinstance(t, SegmentationTarget)), None)
+
+    @property
+    def masks(self) -> tuple[MaskTarget, ...]:
+        return tuple(t for t in self.targets if isinstance(t, MaskTarget))
+
+    @property
+    def classification(self) -> tuple[ClassificationTarget, ...]:
+        return tuple(t for t in self.targets if isinstance(t, ClassificationTarget))
+
+    def target(self, name: str) -> Target:
+        """The target called ``name``; the error lists the task's targets."""
+        for target in self.targets:
+            if target.name == name:
+                return target
+        known = ", ".join(t.name for t in self.targets)
+        raise KeyError(f"task {self.name} has no target {name!r}; its targets: {known}")
+
+    @property
+    def labels(self) -> Mapping[str, int]:
+        """The label map (empty for a task without a segmentation target)."""
+        return self.segmentation.labels if self.segmentation else frozen()
+
     @property
     def structure_names(self) -> tuple[str, ...]:
         """Foreground label names in label-value order."""
-        return tuple(n for n, v in sorted(self.labels.items(), key=lambda kv: kv[1]) if v != 0)
+        return self.segmentation.structure_names if self.segmentation else ()
+
+    @property
+    def required_labels(self) -> tuple[str, ...]:
+        return tuple(self.segmentation.required or ()) if self.segmentation else ()
 
     @property
     def label_values(self) -> dict[int, str]:
@@ -238,9 +294,60 @@ class TaskSpec:
         return tuple(m.name for m in self.masks)
 
     @property
+    def channels(self) -> tuple[str, ...]:
+        """Every input channel, numbered over the series in order (file ``_0000`` first)."""
+        return tuple(c for s in self.series for c in s.channels)
+
+    @property
+    def primary_series(self) -> SeriesSpec:
+        """The series the label map, maps and masks lie on (the first when no label map)."""
+        wanted = self.segmentation.series if self.segmentation else None
+        return next((s for s in self.series if s.name == wanted), self.series[0])
+
+    @property
+    def spatial_dims(self) -> int:
+        """Axes of the primary series (2 for slices, 3 for volumes)."""
+        return self.primary_series.spatial_dims
+
+    def channels_of(self, series: str) -> tuple[int, ...]:
+        """Global channel numbers (file suffixes) of ``series``."""
+        numbers, start = {}, 0
+        for s in self.series:
+            numbers[s.name] = tuple(range(start, start + len(s.channels)))
+            start += len(s.channels)
+        return numbers[series]
+
+    @property
+    def target_columns(self) -> tuple[str, ...]:
+        """cases.csv columns the classification targets read (each once, in order)."""
+        return tuple(dict.fromkeys(t.column for t in self.classification))
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Task columns cases.csv must have beyond case_id, subject_id and site."""
+        return tuple(dict.fromkeys((*self.case_columns, *self.target_columns)))
+
+    # -- metrics -------------------------------------------------------------------
+    @property
+    def catalogue(self) -> Mapping[str, MetricInfo]:
+        """Every metric name this task's results may hold: the harness's catalogue, the
+        ``<map>_ref/_pred/_delta`` of each map, and the task's own ``task_metrics``."""
+        own = [m for spec in self.maps for m in map_metrics(spec.name, spec.unit)]
+        return frozen({**METRICS, **{m.name: m for m in (*own, *self.task_metrics)}})
+
+    def metric(self, name: str) -> MetricInfo:
+        """What metric ``name`` means for this task; the error lists the known names."""
+        try:
+            return self.catalogue[name]
+        except KeyError:
+            raise KeyError(
+                f"task {self.name} knows no metric {name!r}; known: {', '.join(sorted(self.catalogue))}"
+            ) from None
+
+    @property
     def higher_is_better(self) -> bool:
         """Direction of the primary metric."""
-        return bool(METRICS[self.primary_metric].higher_is_better)
+        return bool(self.metric(self.primary_metric).higher_is_better)
 
     def profile(self, name: str) -> ProfileSpec:
         if name not in self.profiles:
@@ -256,49 +363,29 @@ class TaskSpec:
             raise TaskSpecError(f"{where}: name must be lower_snake_case")
         if self.version < 1:
             raise TaskSpecError(f"{where}: version must be >= 1")
-        if not self.channels:
-            raise TaskSpecError(f"{where}: at least one input channel is required")
-        if self.labels.get("background") != 0:
-            raise TaskSpecError(f"{where}: labels must map 'background' to 0")
-        values = sorted(self.labels.values())
-        if values != list(range(len(values))):
-            raise TaskSpecError(f"{where}: label values must be 0..K without gaps, got {values}")
-        for label in self.labels:
-            if not _LABEL.match(label):
-                raise TaskSpecError(f"{where}: label name {label!r} is not an identifier")
-        unknown = set(self.required_labels or ()) - set(self.structure_names)
-        if unknown:
-            raise TaskSpecError(
-                f"{where}: required labels {sorted(unknown)} are not in the label map"
-            )
+        self._validate_series(where)
+        self._validate_targets(where)
+        catalogue = self.catalogue
+        clash = sorted({m.name for m in self.task_metrics} & set(METRICS))
+        if clash:
+            raise TaskSpecError(f"{where}: task metrics {clash} are already in the catalogue")
         for metric in self.metrics:
-            if metric not in METRICS:
+            if metric not in catalogue:
                 raise TaskSpecError(f"{where}: metric {metric!r} is not in the metric catalogue")
         if self.primary_metric not in self.metrics:
             raise TaskSpecError(
                 f"{where}: primary metric {self.primary_metric!r} is not in metrics"
             )
-        if METRICS[self.primary_metric].higher_is_better is None:
+        if catalogue[self.primary_metric].higher_is_better is None:
             raise TaskSpecError(f"{where}: primary metric must have a direction")
         if ":" not in self.phantom:
             raise TaskSpecError(f"{where}: phantom must be a 'module:function' reference")
-        missing = set(PROFILES) - set(self.profiles)
-        if missing:
-            raise TaskSpecError(f"{where}: profiles {sorted(missing)} are missing")
-        for key, prof in self.profiles.items():
-            if key != prof.name:
-                raise TaskSpecError(f"{where}: profile key {key!r} holds profile {prof.name!r}")
-            if self.split.kind == "kfold" and prof.folds is not None:
-                bad = [f for f in prof.folds if not 0 <= f < self.split.n_folds]
-                if bad:
-                    raise TaskSpecError(
-                        f"{where}: profile {key} names folds {bad} "
-                        f"outside 0..{self.split.n_folds - 1}"
-                    )
+        self._validate_profiles(where)
         map_names = [m.name for m in self.maps]
         if len(set(map_names)) != len(map_names):
             raise TaskSpecError(f"{where}: duplicate map names {map_names}")
-        self._validate_masks(where)
+        if self.maps and self.segmentation is None:
+            raise TaskSpecError(f"{where}: maps lie on the label grid; the task has no label map")
         for ref in (self.evaluator, self.tables):
             if ref is not None and ":" not in ref:
                 raise TaskSpecError(f"{where}: {ref!r} must be a 'module:function' reference")
@@ -315,22 +402,57 @@ class TaskSpec:
                     f"{stratum.attribute[:-4]!r} the task lacks"
                 )
         for pv in self.published:
-            if pv.metric not in METRICS:
+            if pv.metric not in catalogue:
                 raise TaskSpecError(f"{where}: published value for unknown metric {pv.metric!r}")
+            if pv.target is not None and pv.target not in {t.name for t in self.classification}:
+                raise TaskSpecError(f"{where}: published value for unknown target {pv.target!r}")
         if self.nsd_tolerance_mm <= 0:
             raise TaskSpecError(f"{where}: nsd_tolerance_mm must be > 0")
 
-    def _validate_masks(self, where: str) -> None:
-        names = [m.name for m in self.masks]
+    def _validate_series(self, where: str) -> None:
+        if not self.series:
+            raise TaskSpecError(f"{where}: at least one input series is required")
+        names = [s.name for s in self.series]
         if len(set(names)) != len(names):
-            raise TaskSpecError(f"{where}: duplicate mask names {names}")
+            raise TaskSpecError(f"{where}: duplicate series names {names}")
+
+    def _validate_profiles(self, where: str) -> None:
+        missing = set(PROFILES) - set(self.profiles)
+        if missing:
+            raise TaskSpecError(f"{where}: profiles {sorted(missing)} are missing")
+        for key, prof in self.profiles.items():
+            if key != prof.name:
+                raise TaskSpecError(f"{where}: profile key {key!r} holds profile {prof.name!r}")
+            if self.split.kind == "kfold" and prof.folds is not None:
+                bad = [f for f in prof.folds if not 0 <= f < self.split.n_folds]
+                if bad:
+                    raise TaskSpecError(
+                        f"{where}: profile {key} names folds {bad} "
+                        f"outside 0..{self.split.n_folds - 1}"
+                    )
+
+    def _validate_targets(self, where: str) -> None:
+        if not self.targets:
+            raise TaskSpecError(f"{where}: at least one target is required")
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise TaskSpecError(f"{where}: duplicate target names {names}")
+        if sum(isinstance(t, SegmentationTarget) for t in self.targets) > 1:
+            raise TaskSpecError(f"{where}: at most one segmentation target")
+        wanted = self.segmentation.series if self.segmentation else None
+        if wanted is not None and wanted not in {s.name for s in self.series}:
+            raise TaskSpecError(f"{where}: the label map's series {wanted!r} is not declared")
         for mask in self.masks:
-            if not _NAME.match(mask.name):
-                raise TaskSpecError(f"{where}: mask name {mask.name!r} must be lower_snake_case")
             if mask.name in self.labels:
                 raise TaskSpecError(f"{where}: mask name {mask.name!r} is also a label name")
             unknown = sorted(set(mask.within) - set(self.structure_names))
             if unknown:
                 raise TaskSpecError(
                     f"{where}: mask {mask.name!r} is scored within {unknown}, not in the label map"
+                )
+        reserved = {"case_id", "subject_id", "site"}
+        for target in self.classification:
+            if target.column in reserved:
+                raise TaskSpecError(
+                    f"{where}: target {target.name!r} reads reserved column {target.column!r}"
                 )

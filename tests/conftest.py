@@ -1,11 +1,22 @@
-"""Shared fixtures: an isolated phantom cache and session-wide smoke phantoms."""
+"""Shared fixtures: an isolated phantom cache, session-wide smoke phantoms, and the two toy
+classification tasks of `tests/plugins/toy_tasks.py` registered through ``MSKBENCH_TASKS``
+(set before mskbench is imported, so this process and every ``bench`` it starts know them).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+TOY_TASKS = (
+    f"toy_binary={PLUGINS / 'toy_tasks.py'}:TOY_BINARY,"
+    f"toy_grades={PLUGINS / 'toy_tasks.py'}:TOY_GRADES"
+)
+os.environ["MSKBENCH_TASKS"] = TOY_TASKS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -54,3 +65,15 @@ def smoke_lumbar(isolated_cache: Path) -> Path:
 def lumbar_copy(smoke_lumbar: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the lumbar_paraspinal smoke phantom."""
     return Path(shutil.copytree(smoke_lumbar, tmp_path / "lumbar"))
+
+
+@pytest.fixture(scope="session")
+def toy_binary(isolated_cache: Path) -> Path:
+    """The toy_binary phantom: 36 slices, half with a lesion, no label map (read-only)."""
+    return _smoke("toy_binary")
+
+
+@pytest.fixture(scope="session")
+def toy_grades(isolated_cache: Path) -> Path:
+    """The toy_grades phantom: 36 cases, grades 0-3, two series of different grids."""
+    return _smoke("toy_grades")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+
 from mskbench.harness.models import get_model_card
 from mskbench.harness.runner import RunRequest, run
 from mskbench.tasks import get_task

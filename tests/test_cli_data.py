@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from mskbench.harness.cli import EXIT_BAD_INPUT, app
 from typer.testing import CliRunner
+
+from mskbench.harness.cli import EXIT_BAD_INPUT, app
 
 runner = CliRunner()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from mskbench.tasks import get_task
 from mskbench.tasks.contract import (
     ContractError,

@@ -20,15 +20,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from mskbench.harness.registry import load_reference
+from streamlit.testing.v1 import AppTest
+
 from mskbench.harness.report import metric_header
 from mskbench.harness.runner import RunFailed, RunRequest, run
 from mskbench.harness.scoring import score
 from mskbench.harness.store import Store
 from mskbench.harness.summary import summarize_task
+from mskbench.harness.tables import paper_tables
 from mskbench.tasks import get_task, task_names
 from mskbench.tasks.contract import read_image, write_image
-from streamlit.testing.v1 import AppTest
 
 #: The perfect submission makes constant groups: expected warnings of the harness tests.
 pytestmark = [
@@ -206,7 +207,7 @@ def test_overview_agrees_with_bench_results_on_every_metric(db, app):
     overall = summary[summary["stratum"].isna()]
     for r in overall.itertuples(index=False):
         row = wide[wide["Model"] == r.model].iloc[0]
-        header = metric_header(r.metric)
+        header = metric_header(r.metric, get_task("nmd_thigh"))
         if r.metric == "outlier_rate":
             assert row[header] == pytest.approx(r.mean, abs=1e-9)
             continue
@@ -262,7 +263,7 @@ def test_strata_page_reproduces_table_2_with_the_harness_tests(db, app):
     summary = summarize_task(Store(db), get_task("nmd_thigh"), n_resamples=99, published=False)
     ours = table[table["Source"] == "mskbench · smoke"]
     assert set(ours["Model"]) == {"reference", "shifted", "atlas:Atlas"}
-    headers = {metric_header(m): m for m in get_task("nmd_thigh").metrics}
+    headers = {metric_header(m, get_task("nmd_thigh")): m for m in get_task("nmd_thigh").metrics}
     for _, row in ours.iterrows():
         rows = summary[
             (summary["model"] == row["Model"]) & (summary["metric"] == headers[row["Metric"]])
@@ -513,9 +514,7 @@ def test_the_lumbar_task_shows_on_every_page_without_leaderboard_code(
     assert not at.exception, at.exception
     assert set(frame_with(at, "Level")["Level"]) == {"L2/L3", "L3/L4", "L4/L5"}
     at.sidebar.radio(key="page").set_value("Paper tables").run()
-    expected = load_reference(task.tables)(
-        Store(db), task, at.selectbox(key="profile").value, "test"
-    )
+    expected = paper_tables(Store(db), task, at.selectbox(key="profile").value, "test")
     shown = [d.value for d in at.dataframe]
     assert len(shown) == len(expected) > 0
     for frame, want in zip(shown, expected.values(), strict=True):

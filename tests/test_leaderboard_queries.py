@@ -10,6 +10,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+
 from mskbench.harness.report import metric_header
 from mskbench.harness.store import FoldRecord, Store
 from mskbench.harness.store.synthetic import synthetic_run_record
@@ -17,7 +19,6 @@ from mskbench.harness.summary import select_runs, summarize_task
 from mskbench.leaderboard import analysis, launch, queries, source
 from mskbench.leaderboard.taskview import biomarkers, compared_header, stored_metrics, value_metrics
 from mskbench.tasks.nmd.spec import NMD_THIGH
-from scipy import stats
 
 MUSCLES = ("VL", "VM", "RF")
 FOLDS = (0, 1, 2)
@@ -108,7 +109,13 @@ def test_metric_summary_equals_bench_results_for_every_metric_and_stratum(
     store, runs, harness_summary
 ):
     ours = queries.metric_summary(
-        store, groups(runs), "test", stored_metrics(NMD_THIGH), by="stratum", stratum=G20
+        store,
+        NMD_THIGH.name,
+        groups(runs),
+        "test",
+        stored_metrics(NMD_THIGH),
+        by="stratum",
+        stratum=G20,
     )
     ours = analysis.long_summary(ours, runs)
     compared = 0
@@ -134,6 +141,7 @@ def test_stratum_table_tests_equal_the_harness_and_survive_an_empty_stratum(
 ):
     summary = queries.metric_summary(
         store,
+        NMD_THIGH.name,
         groups(runs),
         "test",
         value_metrics(NMD_THIGH),
@@ -142,10 +150,10 @@ def test_stratum_table_tests_equal_the_harness_and_survive_an_empty_stratum(
         with_values=True,
     )
     table = analysis.stratum_table(
-        analysis.long_summary(summary, runs), G20, value_metrics(NMD_THIGH)
+        analysis.long_summary(summary, runs), NMD_THIGH, G20, value_metrics(NMD_THIGH)
     )
     for r in table.itertuples(index=False):
-        metric = next(m for m in NMD_THIGH.metrics if metric_header(m) == r.Metric)
+        metric = next(m for m in NMD_THIGH.metrics if metric_header(m, NMD_THIGH) == r.Metric)
         expected = harness_summary.loc[(r.Model, metric, "G20-")]["p_value"]
         assert r.p == pytest.approx(expected, abs=1e-12, nan_ok=True)
     empty = table[(table["Model"] == "C") & (table["Metric"] == "ΔFF (%) →0")].iloc[0]
@@ -155,7 +163,7 @@ def test_stratum_table_tests_equal_the_harness_and_survive_an_empty_stratum(
 def test_paired_values_pair_shared_cases_and_compare_signed_errors_by_size(store, runs):
     by_model = runs.set_index("model")["run_id"]
     paired = queries.paired_values(
-        store, by_model["A"], by_model["B"], "test", ["dice", "ff_delta"]
+        store, NMD_THIGH.name, by_model["A"], by_model["B"], "test", ["dice", "ff_delta"]
     )
     keys = ["fold", "case_id", "structure", "metric"]
     both = rows("A").merge(rows("B"), on=[*keys, "split"], suffixes=("_a", "_b"))
@@ -168,16 +176,16 @@ def test_paired_values_pair_shared_cases_and_compare_signed_errors_by_size(store
         assert (np.asarray(row["a"]) - np.asarray(row["b"])).mean() == pytest.approx(diff.mean())
     ff = paired[(paired["metric"] == "ff_delta") & paired["structure"].isna()].iloc[0]
     assert ff["n_excluded"] == 1  # B's missed VM has no ΔFF
-    table = analysis.paired_table(paired[paired["structure"].isna()], "A", "B")
+    table = analysis.paired_table(paired[paired["structure"].isna()], NMD_THIGH, "A", "B")
     assert set(table["metric_label"]) == {"DSC ↑", "|ΔFF| (%) ↓"}
     assert (table["p_holm"] >= table["p"]).all()
-    assert compared_header("ff_delta", 0) == "|ΔFF| (%) ↓"
+    assert compared_header("ff_delta", 0, NMD_THIGH) == "|ΔFF| (%) ↓"
 
 
 def test_point_values_and_agreement_use_the_stored_reference_and_prediction(store, runs):
     run = runs.set_index("model")["run_id"]["B"]
     markers = [m for m in biomarkers(NMD_THIGH) if m.name == "FF"]
-    points = queries.point_values(store, run, "test", ("ff_ref", "ff_pred"), G20)
+    points = queries.point_values(store, NMD_THIGH.name, run, "test", ("ff_ref", "ff_pred"), G20)
     assert len(points) == 36
     assert (points["attribute_value"] == points["ff_ref"]).all()  # ff_ref is G20's attribute
     table = analysis.agreement_table(points, markers).iloc[0]

@@ -7,19 +7,20 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pytest
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+from typer.testing import CliRunner
+
 from mskbench.baselines.lumbar import LumbarThreshold, final_thresholds
 from mskbench.harness.cli import app
 from mskbench.harness.evaluation import case_metric_rows
 from mskbench.harness.models import FitContext, Prediction
 from mskbench.harness.store import Store
+from mskbench.harness.tables import paper_tables
 from mskbench.tasks import get_task
 from mskbench.tasks.contract import Dataset
 from mskbench.tasks.lumbar.evaluator import evaluate_case
 from mskbench.tasks.lumbar.spec import MUSCLE_LABELS
-from mskbench.tasks.lumbar.tables import tables
-from scipy import ndimage
-from skimage.filters import threshold_otsu
-from typer.testing import CliRunner
 
 TASK = get_task("lumbar_paraspinal")
 runner = CliRunner()
@@ -83,6 +84,7 @@ def test_on_network_rois_the_threshold_is_taken_inside_the_predicted_muscles(cas
 
 def test_the_fat_model_loss_is_a_focal_loss_with_gamma_5_over_muscle_pixels_only():
     import torch
+
     from mskbench.baselines.lumbar_dual import FAT, IGNORE, MUSCLE, MaskedFocalLoss
 
     logits = torch.tensor([[[[2.0, -1.0, 0.5, 3.0]]]])
@@ -142,7 +144,7 @@ def test_a_missed_muscle_counts_as_fi_zero_and_rcsa_zero(case):
 @pytest.mark.parametrize(
     ("prediction", "message"),
     [
-        (lambda c: Prediction(label=None), "holds neither a label map nor a mask"),
+        (lambda c: Prediction(label=None), "holds no label map, mask or case score"),
         (lambda c: Prediction(label=c.label, masks={"fatty": c.masks["fat"]}), r"mask\(s\) \['fatty'\] are not masks"),
         (lambda c: Prediction(label=c.label, masks={"fat": c.masks["fat"][:-1]}), "predicted mask 'fat' has shape"),
     ],
@@ -182,7 +184,7 @@ def test_smoke_runs_of_both_baselines_store_the_three_groups(smoke_lumbar, tmp_p
     assert n_cases == [("lumbar_dual", "external", 6), ("lumbar_dual", "test", 9),
                        ("lumbar_threshold", "external", 6), ("lumbar_threshold", "test", 9)]  # fmt: skip
     assert sum(p.endswith("_fat.nii.gz") for p in paths) == 15  # the threshold model's files
-    found = tables(Store(db), TASK, "smoke", "test")
+    found = paper_tables(Store(db), TASK, "smoke", "test")
     assert len(found) == 4
     table2, table3, table4, table5 = found.values()
     assert "lumbar_dual DSC" in table2 and "seed 002 Seg model DSC" in table2

@@ -10,13 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from medpy.metric.binary import dc
-from mskbench.harness.evaluation import case_metric_rows
-from mskbench.harness.metrics.instances import structure_of
-from mskbench.harness.models import Prediction
-from mskbench.tasks import get_task
-from mskbench.tasks.contract import Dataset
-from mskbench.tasks.lumbar.spec import MUSCLE_LABELS, TABLE2_STRUCTURES
-from mskbench.tasks.lumbar.tables import table2, table3
 from scipy import ndimage
 from skimage.measure import label as connected
 from sklearn.metrics import (
@@ -30,6 +23,14 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
+
+from mskbench.harness.evaluation import case_metric_rows
+from mskbench.harness.metrics.instances import structure_of
+from mskbench.harness.models import Prediction
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Dataset
+from mskbench.tasks.lumbar.spec import MUSCLE_LABELS, TABLE2_STRUCTURES
+from mskbench.tasks.lumbar.tables import table2, table3
 
 TASK = get_task("lumbar_paraspinal")
 MUSCLE_VALUES = [TASK.labels[m] for m in MUSCLE_LABELS]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from mskbench.harness.summary import published_rows
-from mskbench.tasks import MaskSpec, TaskSpecError, get_task, task_names
+from mskbench.tasks import MaskTarget, TaskSpecError, get_task, task_names
 from mskbench.tasks.lumbar.spec import LUMBAR_PARASPINAL
 
 TASK = LUMBAR_PARASPINAL
@@ -74,18 +75,23 @@ def test_summary_rows_keep_only_whole_cohort_numbers_of_the_split():
     assert len(published_rows(TASK)) == len(rows) + len(external)
 
 
+def _masks(*masks):
+    seg = TASK.segmentation
+    return {"targets": (seg, *masks)}
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"masks": (MaskSpec("background", "x"),)}, "mask name 'background' is also a label name"),
-        ({"masks": (MaskSpec("Fat", "x"),)}, "mask name 'Fat' must be lower_snake_case"),
-        ({"masks": (MaskSpec("fat", "x"), MaskSpec("fat", "y"))}, "duplicate mask names"),
-        ({"masks": (MaskSpec("fat", "x", within=("XX",)),)}, r"within \['XX'\], not in the label map"),
-        ({"evaluator": "mskbench.tasks.lumbar.evaluator.evaluate_case"}, "must be a 'module:function' reference"),
-        ({"tables": "tables"}, "must be a 'module:function' reference"),
-        ({"evaluator": None}, "stratum G20 uses map 'fi' the task lacks"),
+        (lambda: _masks(MaskTarget("background", "x")), "mask name 'background' is also a label name"),
+        (lambda: _masks(MaskTarget("Fat", "x")), "mask name 'Fat' must be lower_snake_case"),
+        (lambda: _masks(MaskTarget("fat", "x"), MaskTarget("fat", "y")), "duplicate target names"),
+        (lambda: _masks(MaskTarget("fat", "x", within=("XX",))), r"within \['XX'\], not in the label map"),
+        (lambda: {"evaluator": "mskbench.tasks.lumbar.evaluator.evaluate_case"}, "must be a 'module:function' reference"),
+        (lambda: {"tables": "tables"}, "must be a 'module:function' reference"),
+        (lambda: {"evaluator": None}, "stratum G20 uses map 'fi' the task lacks"),
     ],
 )  # fmt: skip
 def test_invalid_masks_and_references_fail_at_construction(change, message):
     with pytest.raises(TaskSpecError, match=message):
-        dataclasses.replace(TASK, **change)
+        dataclasses.replace(TASK, **change())

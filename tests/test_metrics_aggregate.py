@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+
 from mskbench.harness.metrics import (
     TukeyFence,
     absence_rate,
@@ -13,7 +15,6 @@ from mskbench.harness.metrics import (
     summarize,
     with_worst_case_distances,
 )
-from scipy import stats
 
 LABELS = {"background": 0, "VL": 1, "VM": 2}
 

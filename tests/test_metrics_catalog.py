@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
 from mskbench.harness.metrics import (
     METRICS,
     classify_cases,
@@ -13,6 +15,7 @@ from mskbench.harness.metrics import (
     metric_info,
     percentage_errors,
 )
+from mskbench.tasks import get_task
 
 NOT_METRICS = {"label", "value", "ref_voxels", "pred_voxels", "absent", "both_empty", "spurious",
                "image_diagonal_mm", "structure", "n_reference", "n_prediction", "n",
@@ -37,14 +40,28 @@ def produced_columns() -> set[str]:
 
 
 def test_every_produced_metric_is_catalogued():
-    missing = produced_columns() - set(METRICS)
-    assert not missing
+    """Generic names in the harness's catalogue; the map metrics in the catalogue of a task
+    that declares those maps (nmd_thigh: ff, mtr, t2)."""
+    assert not produced_columns() - set(get_task("nmd_thigh").catalogue)
+    map_metrics = {f"{m}_{kind}" for m in ("ff", "mtr", "t2") for kind in ("ref", "pred", "delta")}
+    assert produced_columns() - set(METRICS) == map_metrics
 
 
 def test_catalogue_keeps_the_names_task_specs_use():
     for name in ("dice", "iou", "precision", "recall", "hd95", "assd", "nsd", "pixel_accuracy",
-                 "volume_delta_cm3", "ff_delta", "mtr_delta", "t2_delta", "absence_rate",
-                 "outlier_rate"):  # fmt: skip
+                 "volume_delta_cm3", "absence_rate", "outlier_rate", "qwk"):  # fmt: skip
         assert metric_info(name).name == name
     assert metric_info("hd95").higher_is_better is False
-    assert metric_info("ff_delta").higher_is_better is None
+    thigh = get_task("nmd_thigh")
+    assert thigh.metric("ff_delta").higher_is_better is None
+    assert thigh.metric("ff_delta").unit == "%" and thigh.metric("t2_ref").unit == "ms"
+
+
+def test_task_specific_names_are_declared_by_their_task_not_the_harness():
+    for name in ("ff_delta", "rcsa_ape", "fi_refseg_ape"):
+        assert name not in METRICS
+    lumbar = get_task("lumbar_paraspinal")
+    assert lumbar.metric("fi_refseg_ape").higher_is_better is False
+    assert "ff_delta" not in lumbar.catalogue and "rcsa_ape" not in get_task("nmd_leg").catalogue
+    with pytest.raises(KeyError, match="task nmd_leg knows no metric 'rcsa_ape'"):
+        get_task("nmd_leg").metric("rcsa_ape")

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mskbench.harness.metrics import (
-    binary_metrics,
-    classification_table,
-    classify_cases,
-    fat_pixel_metrics,
-)
 from scipy import stats
 from sklearn.metrics import (
     accuracy_score,
@@ -18,6 +12,13 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
     roc_auc_score,
+)
+
+from mskbench.harness.metrics import (
+    binary_metrics,
+    classification_table,
+    classify_cases,
+    fat_pixel_metrics,
 )
 
 

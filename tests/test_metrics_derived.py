@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mskbench.harness.metrics import cross_sectional_areas, percentage_errors
 from sklearn.metrics import mean_absolute_percentage_error, mean_squared_error
+
+from mskbench.harness.metrics import cross_sectional_areas, percentage_errors
 
 LABELS = {"background": 0, "IVD": 1, "MF_L": 2, "PM_R": 3}
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import precision_recall_curve
+
 from mskbench.harness.metrics import average_precision, detection_summary, instance_table
 from mskbench.harness.metrics.instances import structure_of
-from sklearn.metrics import precision_recall_curve
 
 
 def coco_ap_brute_force(scores, tp, n_ref):

@@ -9,13 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from monai.metrics import DiceMetric, MeanIoU, compute_confusion_matrix_metric, get_confusion_matrix
+from sklearn.metrics import accuracy_score, f1_score, jaccard_score, precision_score, recall_score
+
 from mskbench.harness.metrics.overlap import (
     JointLabels,
     foreground_pixel_accuracy,
     overlap_metrics,
     pixel_accuracy,
 )
-from sklearn.metrics import accuracy_score, f1_score, jaccard_score, precision_score, recall_score
 
 MONAI_RTOL = 4 * np.finfo(np.float32).eps  # MONAI's confusion-matrix metrics return float32
 

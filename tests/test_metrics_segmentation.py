@@ -1,12 +1,13 @@
-"""`evaluate_segmentation`: one row per structure, columns and conventions of DESIGN."""
+"""`evaluate_segmentation`: one row per structure, columns and conventions of docs/metrics.md."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from mskbench.harness.metrics import evaluate_segmentation, image_diagonal_mm
 from scipy import ndimage
+
+from mskbench.harness.metrics import evaluate_segmentation, image_diagonal_mm
 
 LABELS = {"background": 0, "Ad": 1, "BF": 2, "Gr": 3, "RF": 4}
 SPACING = (5.0, 0.8, 0.7)

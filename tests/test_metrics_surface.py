@@ -22,6 +22,8 @@ from monai.metrics import (
     compute_surface_dice,
     get_mask_edges,
 )
+from scipy import ndimage
+
 from mskbench.harness.metrics.surface import (
     SurfaceDistances,
     assd,
@@ -30,7 +32,6 @@ from mskbench.harness.metrics.surface import (
     surface_distances,
     surface_voxels,
 )
-from scipy import ndimage
 
 FLOAT32_RTOL = 4 * np.finfo(np.float32).eps
 QUANTILE_RTOL = 1e-5

@@ -12,10 +12,11 @@ import sys
 
 import pytest
 import torch
+from timm.models.vision_transformer import Block
+
 from mskbench.baselines.networks import NETWORKS, build_network, hyper_parameters, required_multiple
 from mskbench.harness.registry import UnknownNameError
 from mskbench.harness.training.samples import pad_depth
-from timm.models.vision_transformer import Block
 
 NUM_CLASSES = 11
 NETS_2D = ["unet2d", "transunet", "hrnet"]

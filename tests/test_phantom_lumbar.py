@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import ndimage
+from typer.testing import CliRunner
+
 from mskbench.baselines.lumbar import threshold_fat
 from mskbench.harness.cli import app
 from mskbench.tasks import get_task
@@ -17,8 +20,6 @@ from mskbench.tasks.contract import Dataset, read_splits
 from mskbench.tasks.lumbar.phantom import LABEL_OF, plan_cohort, render_scan, render_tissue
 from mskbench.tasks.lumbar.spec import LEVELS, MUSCLE_LABELS
 from mskbench.tasks.phantoms import prepare_phantom
-from scipy import ndimage
-from typer.testing import CliRunner
 
 TASK = get_task("lumbar_paraspinal")
 SIZE = 96

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from mskbench.tasks import get_task
 from mskbench.tasks.contract import ContractError, Dataset, read_splits
 from mskbench.tasks.inspect import (

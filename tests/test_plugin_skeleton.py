@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from mskbench.harness.cli import app
 from mskbench.harness.plugin import new_plugin
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

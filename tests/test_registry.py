@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 from mskbench.harness.registry import Registry, UnknownNameError, load_reference
 
 

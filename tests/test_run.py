@@ -12,8 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from mskbench.harness.cli import app
 from typer.testing import CliRunner
+
+from mskbench.harness.cli import app
 
 ATLAS = str(Path(__file__).parent / "plugins" / "atlas.py") + ":Atlas"
 runner = CliRunner()

@@ -9,9 +9,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
 from mskbench.harness.cli import app
 from mskbench.tasks.contract import read_image, write_image
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

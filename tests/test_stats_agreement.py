@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pingouin
 import pytest
-from mskbench.harness.stats import bland_altman, icc_a1
 from scipy import stats
+
+from mskbench.harness.stats import bland_altman, icc_a1
 
 
 def pingouin_lines(measured, reference):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mskbench.harness.stats import bootstrap_interval, t_interval
 from scipy import stats
+
+from mskbench.harness.stats import bootstrap_interval, t_interval
 
 
 def test_t_interval_over_folds_equals_scipy():

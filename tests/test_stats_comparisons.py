@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pingouin
 import pytest
-from mskbench.harness.stats import compare_groups, compare_models, compare_paired, holm
 from statsmodels.stats.multitest import multipletests
+
+from mskbench.harness.stats import compare_groups, compare_models, compare_paired, holm
 
 
 def test_g20_groups_with_normal_data_use_welch_t_like_pingouin():

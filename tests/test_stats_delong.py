@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mskbench.harness.stats import delong_test
 from scipy import stats
 from sklearn.metrics import roc_auc_score
+
+from mskbench.harness.stats import delong_test
 
 
 def pairwise_delong(y, a, b):

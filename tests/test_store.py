@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
-import mskbench.harness.store.schema as schema
 import numpy as np
 import pandas as pd
 import pytest
+
+import mskbench.harness.store.schema as schema
+from mskbench.harness.aggregation import point_values
 from mskbench.harness.store import (
     CASE_LEVEL,
     FoldRecord,
@@ -21,8 +23,8 @@ from mskbench.harness.store import (
     SchemaVersionError,
     Store,
 )
-from mskbench.harness.store.queries import metric_rows
 from mskbench.harness.store.synthetic import synthetic_run_record
+from mskbench.tasks.nmd.spec import NMD_THIGH
 
 TABLES = ("runs", "folds", "case_metrics", "case_scores", "predictions", "attributes")
 
@@ -87,39 +89,39 @@ def test_schema_is_created_on_first_write_not_on_read(store: Store):
     assert not store.path.parent.exists()
     store.begin_run(run_record())
     versions = store.query("SELECT version FROM schema_version")["version"].tolist()
-    assert versions == [schema.latest_version()] == [1]
+    assert versions == list(range(1, schema.latest_version() + 1)) == [1, 2]
     assert set(TABLES) <= set(store.query("SELECT table_name FROM duckdb_tables()")["table_name"])
 
 
-def _v2(*statements: str) -> schema.Migration:
-    return schema.Migration(2, "test: a note column on runs", statements)
+def _next(*statements: str) -> schema.Migration:
+    return schema.Migration(schema.latest_version() + 1, "test: a note column on runs", statements)
 
 
 def test_older_database_gets_the_missing_migrations_on_open(store: Store, monkeypatch):
     store.begin_run(run_record())
     monkeypatch.setattr(
-        schema, "MIGRATIONS", [*schema.MIGRATIONS, _v2("ALTER TABLE runs ADD COLUMN note VARCHAR")]
+        schema,
+        "MIGRATIONS",
+        [*schema.MIGRATIONS, _next("ALTER TABLE runs ADD COLUMN note VARCHAR")],
     )
     reopened = Store(store.path)
     runs = reopened.runs()  # a read migrates an older file first
     assert "note" in runs.columns and len(runs) == 1
-    assert reopened.query("SELECT version FROM schema_version ORDER BY 1")["version"].tolist() == [
-        1,
-        2,
-    ]
+    versions = reopened.query("SELECT version FROM schema_version ORDER BY 1")["version"]
+    assert versions.tolist() == [1, 2, 3]
 
 
 def test_a_failing_migration_leaves_the_older_schema_untouched(store: Store, monkeypatch):
     store.begin_run(run_record())
-    broken = _v2(
+    broken = _next(
         "ALTER TABLE runs ADD COLUMN note VARCHAR", "ALTER TABLE no_such_table ADD COLUMN x INT"
     )
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, broken])
     with pytest.raises(duckdb.CatalogException):
         Store(store.path).begin_run(run_record("key-2"))
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
     reopened = Store(store.path)
-    assert reopened.query("SELECT version FROM schema_version")["version"].tolist() == [1]
+    assert reopened.query("SELECT version FROM schema_version")["version"].tolist() == [1, 2]
     assert "note" not in reopened.runs().columns
 
 
@@ -128,7 +130,7 @@ def test_a_newer_schema_raises_a_clear_error(store: Store):
     with duckdb.connect(str(store.path)) as con:
         con.execute("INSERT INTO schema_version VALUES (7, now())")
     for action in (lambda s: s.runs(), lambda s: s.begin_run(run_record("key-2"))):
-        with pytest.raises(SchemaVersionError, match=r"schema version 7, newer than the 1"):
+        with pytest.raises(SchemaVersionError, match=r"schema version 7, newer than the 2"):
             action(Store(store.path))
 
 
@@ -172,9 +174,30 @@ def test_runs_carry_provenance_parsed_and_filter_by_task(store: Store, run_id: s
     assert runs["run_id"].tolist() == [run_id]
     run = runs.iloc[0]
     assert run["config"] == {"lr": 1e-3, "size": "small"} and run["packages"] == {"duckdb": "2.0.0"}
-    assert (run["status"], run["wall_time_s"], run["peak_memory_mb"]) == ("finished", 12.0, 900.0)
+    assert (run["stored_status"], run["wall_time_s"], run["peak_memory_mb"]) == (
+        "finished",
+        12.0,
+        900.0,
+    )
     assert run["folds_finished"] == [] and isinstance(run["finished_at"], pd.Timestamp)
+    assert run["status"] == "running"  # derived: planned folds 0 and 1 are not finished
     assert len(store.runs()) == 2
+
+
+def test_run_status_is_derived_from_its_folds_not_from_the_last_writer(store: Store, run_id):
+    """Two fold workers of one run (planned folds 0 and 1) finish in any order."""
+
+    def status() -> tuple[str, str]:
+        run = store.runs().iloc[0]
+        return run["status"], run["stored_status"]
+
+    store.write_fold(run_id, fold_record(1), metric_frame(1))
+    store.finish_run(run_id, "finished")  # worker of fold 1 is done first
+    assert status() == ("running", "finished")
+    store.write_fold(run_id, fold_record(0), metric_frame(0))
+    assert status() == ("finished", "finished")
+    store.finish_run(run_id, "failed", error="worker 0 lost its connection after the fold")
+    assert status() == ("finished", "failed")  # every planned fold is stored
 
 
 def test_finish_run_checks_its_arguments(store: Store, run_id: str):
@@ -202,11 +225,12 @@ def test_records_are_validated_when_built():
 def test_write_fold_stores_every_table_and_keeps_nan(store: Store, run_id: str):
     scores = pd.DataFrame(
         {
-            "case_id": ["f0c0", "f0c1"],
+            "case_id": ["f0c0", "f0c1", "f0c0", "f0c0"],
             "split": "test",
-            "target": "risky",
-            "score": [0.2, 0.9],
-            "label": [0, None],
+            "target": ["risky", "risky", "grade", "grade"],
+            "class": ["positive", "positive", "0", "1"],
+            "score": [0.2, 0.9, 0.3, 0.7],
+            "reference": ["0", None, "1", "1"],
         }
     )
     predictions = pd.DataFrame({"case_id": ["f0c0"], "split": ["test"], "path": ["/p/f0c0.nii.gz"]})
@@ -231,8 +255,10 @@ def test_write_fold_stores_every_table_and_keeps_nan(store: Store, run_id: str):
     missing = stored[(stored["metric"] == "hd95") & stored["value"].isna()]
     assert len(missing) == 1
     assert store.query("SELECT count(*) AS n FROM case_metrics WHERE isnan(value)")["n"].item() == 1
-    assert store.query("SELECT label FROM case_scores ORDER BY case_id")["label"].tolist()[0] == 0
-    assert store.query("SELECT count(*) AS n FROM case_scores WHERE label IS NULL")["n"].item() == 1
+    stored_scores = store.query("SELECT * FROM case_scores ORDER BY case_id, target, class")
+    assert stored_scores["class"].tolist() == ["0", "1", "positive", "positive"]
+    assert stored_scores["reference"].tolist()[:3] == ["1", "1", "0"]
+    assert stored_scores["reference"].isna().tolist() == [False, False, False, True]
     attrs = store.query("SELECT * FROM attributes ORDER BY structure")
     assert (attrs["data_fingerprint"] == "data-fp").all() and attrs["value_text"].tolist()[2] == "A"
     folds = store.query("SELECT * FROM folds")
@@ -371,7 +397,10 @@ def test_timestamps_are_stored_as_utc(store: Store, run_id: str):
     )
 
 
-def test_metric_rows_join_flags_and_attributes_in_duckdb(store: Store, run_id: str):
+def test_the_engine_takes_strata_from_structure_case_then_metric_rows(store: Store, run_id: str):
+    """`mskbench.harness.aggregation`: a value's stratum attribute is the structure's row of
+    the attributes table, else the case's, else the case-metric row of that name; a missed
+    structure's HD95 becomes the image diagonal."""
     attributes = pd.DataFrame(
         {
             "case_id": ["f0c0", "f0c1"],
@@ -381,46 +410,59 @@ def test_metric_rows_join_flags_and_attributes_in_duckdb(store: Store, run_id: s
             "value_text": [None, None],
         }
     )
-    metrics = pd.concat(
-        [
-            metric_frame(0),
-            pd.DataFrame([("f0c2", "test", "VM", "ff_ref", 44.0)], columns=metric_frame(0).columns),
-        ]
-    )
+    extra = [
+        ("f0c2", "test", "VM", "ff_ref", 44.0),
+        ("f0c0", "test", "VM", "image_diagonal_mm", 99.0),
+    ]
+    metrics = pd.concat([metric_frame(0), pd.DataFrame(extra, columns=metric_frame(0).columns)])
     store.write_fold(run_id, fold_record(0), metrics, attributes=attributes)
-    rows = metric_rows(
-        store, [run_id], "test", ["dice", "hd95"], ["absent", "spurious"], ["ff_ref"]
+    points = point_values(store, NMD_THIGH, run_id, "test", ["dice", "hd95"], NMD_THIGH.strata[0])
+    by_key = points.set_index(["case_id", "structure"])
+    assert by_key.loc[("f0c0", "VL"), "attribute_value"] == 11.0  # the structure's attribute
+    assert by_key.loc[("f0c1", "VM"), "attribute_value"] == 33.0  # else the case's
+    assert by_key.loc[("f0c2", "VM"), "attribute_value"] == 44.0  # else the metric row
+    assert np.isnan(by_key.loc[("f0c2", "VL"), "attribute_value"])
+    assert (
+        by_key.loc[("f0c1", "VM"), "stratum"] == "G20+"
+        and by_key.loc[("f0c0", "VL"), "stratum"] == "G20-"
     )
-    assert list(rows.columns) == [
-        "run_id",
-        "fold",
-        "case_id",
-        "structure",
-        "metric",
-        "value",
-        "absent",
-        "spurious",
-        "attribute_0",
-    ]
-    assert len(rows) == 12 and rows["spurious"].isna().all()  # not stored: NaN, never 0
-    by_key = rows.drop_duplicates(["case_id", "structure"]).set_index(["case_id", "structure"])
-    assert by_key.loc[("f0c0", "VL"), "attribute_0"] == 11.0  # the structure's attribute
-    assert by_key.loc[("f0c1", "VM"), "attribute_0"] == 33.0  # else the case's
-    assert by_key.loc[("f0c2", "VM"), "attribute_0"] == 44.0  # else the metric row
-    assert np.isnan(by_key.loc[("f0c2", "VL"), "attribute_0"])
-    missed = rows[(rows["case_id"] == "f0c0") & (rows["structure"] == "VM")]
-    assert missed["absent"].tolist() == [1.0, 1.0] and np.isnan(missed["value"]).tolist() == [
-        False,
-        True,
-    ]
-    plain = metric_rows(store, [run_id], "test", ["dice"])  # no side metrics, no attributes
-    assert list(plain.columns) == ["run_id", "fold", "case_id", "structure", "metric", "value"]
-    assert plain["value"].tolist() == rows.loc[rows["metric"] == "dice", "value"].tolist()
-    none = metric_rows(store, [], "test", ["dice", "hd95"], ["absent", "spurious"], ["ff_ref"])
-    assert none.empty and (none.dtypes == rows.dtypes).all()  # concatenates without objects
+    assert pd.isna(by_key.loc[("f0c2", "VL"), "stratum"])
+    assert by_key.loc[("f0c0", "VM"), "hd95"] == 99.0  # missed: the diagonal, not dropped
+    assert len(points) == 6  # the external row is another split
 
 
 def test_importing_the_store_does_not_import_torch():
     code = "import sys, mskbench.harness.store, mskbench.harness.summary, mskbench.harness.report; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_migration_2_keeps_version_1_scores_as_positive_class_probabilities(
+    store: Store, run_id: str, monkeypatch
+):
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    old = Store(store.path)
+    with duckdb.connect(str(store.path)) as con:
+        con.execute("DROP TABLE case_scores")
+        con.execute(
+            "CREATE TABLE case_scores (run_id VARCHAR NOT NULL, fold INTEGER NOT NULL, "
+            "case_id VARCHAR NOT NULL, split VARCHAR NOT NULL, target VARCHAR NOT NULL, "
+            "score DOUBLE NOT NULL, label INTEGER)"
+        )
+        con.execute("DELETE FROM schema_version WHERE version > 1")
+        con.execute(
+            "INSERT INTO case_scores VALUES (?, 0, 'c1', 'test', 'risky', 0.8, 1), "
+            "(?, 0, 'c2', 'test', 'risky', 0.1, NULL)",
+            [run_id, run_id],
+        )
+    assert old.query("SELECT max(version) AS v FROM schema_version")["v"].item() == 1
+    monkeypatch.undo()
+    upgraded = Store(store.path)
+    upgraded.begin_run(run_record("key-2"))  # a write migrates
+    rows = upgraded.query("SELECT case_id, class, score, reference FROM case_scores ORDER BY 1")
+    assert rows[["case_id", "class", "score"]].to_dict("list") == {
+        "case_id": ["c1", "c2"],
+        "class": ["positive", "positive"],
+        "score": [0.8, 0.1],
+    }
+    assert rows["reference"].iloc[0] == "1" and pd.isna(rows["reference"].iloc[1])

@@ -1,5 +1,5 @@
 """The store across processes: a SIGKILL inside a fold's transaction, two writers at once,
-a reader waiting for a writer's lock (DESIGN "Results: DuckDB")."""
+a reader waiting for a writer's lock (docs/architecture.md, "Results store")."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from mskbench.harness.store import Store, StoreLockedError
 from test_store import fold_record, metric_frame, run_record
+
+from mskbench.harness.store import Store, StoreLockedError
 
 TESTS = Path(__file__).resolve().parent
 

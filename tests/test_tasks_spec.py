@@ -7,7 +7,16 @@ import subprocess
 import sys
 
 import pytest
-from mskbench.tasks import PROFILES, TaskSpecError, get_task, task_names
+
+from mskbench.harness.metrics import METRICS
+from mskbench.tasks import (
+    PROFILES,
+    OutlierFence,
+    SegmentationTarget,
+    TaskSpecError,
+    get_task,
+    task_names,
+)
 from mskbench.tasks.nmd.spec import LEG_MUSCLES, NMD_THIGH, THIGH_MUSCLES
 
 
@@ -68,28 +77,51 @@ def test_published_numbers_are_table1_and_table2_of_the_seed():
     assert get_task("nmd_thigh").citation.doi == "10.1002/jmri.28708"
 
 
+def _labels(labels, **kw):
+    return {"targets": (SegmentationTarget(labels, **kw),)}
+
+
+THIGH_LABELS = dict(NMD_THIGH.labels)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"primary_metric": "hd95_typo"}, "primary metric 'hd95_typo' is not in metrics"),
+        (lambda: {"primary_metric": "hd95_typo"}, "primary metric 'hd95_typo' is not in metrics"),
         (
-            {"metrics": ("dice", "not_a_metric")},
+            lambda: {"metrics": ("dice", "not_a_metric")},
             "metric 'not_a_metric' is not in the metric catalogue",
         ),
-        ({"labels": {"background": 0, "Ad": 2}}, "label values must be 0..K without gaps"),
-        ({"labels": {"bg": 0, "Ad": 1}}, "labels must map 'background' to 0"),
-        ({"name": "NMD-Thigh"}, "name must be lower_snake_case"),
+        (lambda: _labels({"background": 0, "Ad": 2}), "label values must be 0..K without gaps"),
+        (lambda: _labels({"bg": 0, "Ad": 1}), "labels must map 'background' to 0"),
+        (lambda: {"name": "NMD-Thigh"}, "name must be lower_snake_case"),
         (
-            {"phantom": "mskbench.tasks.nmd.phantom.generate_thigh"},
+            lambda: {"phantom": "mskbench.tasks.nmd.phantom.generate_thigh"},
             "phantom must be a 'module:function' reference",
         ),
-        ({"maps": ()}, "stratum G20 uses map 'ff' the task lacks"),
-        ({"required_labels": ("Ad", "XX")}, r"required labels \['XX'\] are not in the label map"),
+        (lambda: {"maps": (), "metrics": ("dice",)}, "stratum G20 uses map 'ff' the task lacks"),
+        (lambda: {"maps": ()}, "metric 'ff_delta' is not in the metric catalogue"),
+        (
+            lambda: _labels(THIGH_LABELS, required=("Ad", "XX")),
+            r"required labels \['XX'\] are not in the label map",
+        ),
+        (lambda: {"targets": ()}, "at least one target is required"),
+        (lambda: _labels(THIGH_LABELS, series="coronal"), "label map's series 'coronal'"),
+        (lambda: {"series": ()}, "at least one input series is required"),
+        (
+            lambda: {"targets": (*NMD_THIGH.targets, SegmentationTarget(THIGH_LABELS))},
+            "duplicate target names",
+        ),
+        (
+            lambda: {"outlier_fence": OutlierFence("reference")},
+            "'reference' outlier fence \\(and only it\\) names reference_models",
+        ),
+        (lambda: {"task_metrics": (METRICS["dice"],)}, r"task metrics \['dice'\] are already"),
     ],
 )
 def test_invalid_task_metadata_fails_at_construction(change, message):
     with pytest.raises(TaskSpecError, match=message):
-        dataclasses.replace(NMD_THIGH, **change)
+        dataclasses.replace(NMD_THIGH, **change())
 
 
 def test_a_task_without_all_three_profiles_is_rejected():

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
 from mskbench.harness.models import CaseSet, FitContext
 from mskbench.harness.training import LoopConfig, SampleSpec, TorchSegmenter, TrainingLoop, zscore
 from mskbench.harness.training.samples import pad_depth, random_patches, stack_context
 from mskbench.tasks import get_task
 from mskbench.tasks.contract import Dataset
-from torch import nn
 
 TASK = get_task("nmd_thigh")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from mskbench.harness.metrics.catalog import metric_info
 from mskbench.harness.stats.ci import (
     DEFAULT_RESAMPLES,

@@ -1,9 +1,10 @@
 """The catalogue of metric names: direction, unit and a one-line definition.
 
 Pure Python (no numpy), so task specs can validate their metric lists at import time.
-Names are the column names the metrics engine writes (``dice``, ``ff_delta``, ...);
-per-map biomarker metrics follow ``<map>_ref``, ``<map>_pred`` and ``<map>_delta``
-(prediction minus reference). Rates (absence, outlier) are in %, as the seeds report them;
+Names are the column names the metrics engine writes (``dice``, ``hd95``, ...). Names that
+belong to one task are declared by that task (`mskbench.tasks.spec.TaskSpec.catalogue`):
+its maps' ``<map>_ref``, ``<map>_pred`` and ``<map>_delta`` (prediction minus reference,
+`map_metrics`) and its own ``task_metrics`` (seed 002's rCSA and FI errors). Rates (absence, outlier) are in %, as the seeds report them;
 ratios between 0 and 1 are "fraction".
 """
 
@@ -31,11 +32,10 @@ def _m(name: str, higher: bool | None, unit: str, description: str) -> MetricInf
     return MetricInfo(name, higher, unit, description)
 
 
-_MAP_UNITS = {"ff": ("%", "FF"), "mtr": ("p.u.", "MTR"), "t2": ("ms", "T2")}
-
-
-def _map_metrics(name: str) -> list[MetricInfo]:
-    unit, title = _MAP_UNITS[name]
+def map_metrics(name: str, unit: str) -> list[MetricInfo]:
+    """``<map>_ref``, ``<map>_pred`` and ``<map>_delta`` of a task's quantitative map (the
+    metrics engine's biomarker columns; unit of the map; signed, so no direction)."""
+    title = name.upper()
     return [
         _m(f"{name}_ref", None, unit, f"mean {title} inside the reference mask"),
         _m(f"{name}_pred", None, unit, f"mean {title} inside the predicted mask"),
@@ -57,9 +57,6 @@ METRICS: dict[str, MetricInfo] = {
         _m("ref_volume_cm3", None, "cm³", "reference structure volume"),
         _m("pred_volume_cm3", None, "cm³", "predicted structure volume"),
         _m("volume_delta_cm3", None, "cm³", "predicted minus reference volume"),
-        *_map_metrics("ff"),
-        *_map_metrics("mtr"),
-        *_map_metrics("t2"),
         # per case, whole label map
         _m("pixel_accuracy", True, "fraction", "share of correctly labelled pixels"),
         _m(
@@ -79,31 +76,13 @@ METRICS: dict[str, MetricInfo] = {
             "share of reference instances matched at IoU ≥ 0.75",
         ),
         _m("average_precision", True, "fraction", "COCO 101-point AP at IoU ≥ 0.75"),
-        # derived quantities (seed 002)
+        # derived quantities (seed 002; harness.metrics.derived)
         _m("tcsa_mm2", None, "mm²", "total cross-sectional area of a structure"),
         _m("fcsa_mm2", None, "mm²", "fat cross-sectional area inside a structure"),
         _m("fi", None, "fraction", "fat infiltration fCSA / tCSA"),
         _m("rcsa", None, "fraction", "relative CSA: muscle tCSA / disc tCSA"),
         _m("mape", False, "%", "mean absolute percentage error, zero references excluded"),
         _m("mse", False, "unit²", "mean squared error, zero references excluded"),
-        # per-case rows of seed 002's derived quantities (tasks.lumbar.evaluator): a mean of
-        # ``*_ape`` rows over cases is the MAPE, of ``*_se`` rows the MSE
-        _m("rcsa_ref", None, "fraction", "rCSA of the reference muscle (muscle / disc tCSA)"),
-        _m("rcsa_pred", None, "fraction", "rCSA of the predicted muscle and disc"),
-        _m("rcsa_ape", False, "%", "absolute percentage error of rCSA; mean = MAPE"),
-        _m("rcsa_se", False, "fraction²", "squared error of rCSA; mean = MSE"),
-        _m("fi_ref", None, "fraction", "FI of the reference fat mask in the reference muscle"),
-        _m("fi_pred", None, "fraction", "FI of the predicted fat mask in the predicted muscle"),
-        _m("fi_ape", False, "%", "absolute percentage error of fi_pred; mean = MAPE"),
-        _m("fi_se", False, "fraction²", "squared error of fi_pred; mean = MSE"),
-        _m(
-            "fi_refseg",
-            None,
-            "fraction",
-            "FI of the predicted fat mask in the reference muscle (manual segmentation)",
-        ),
-        _m("fi_refseg_ape", False, "%", "absolute percentage error of fi_refseg; mean = MAPE"),
-        _m("fi_refseg_se", False, "fraction²", "squared error of fi_refseg; mean = MSE"),
         # binary classification of cases (seeds 000, 001, 004) and of fat pixels (seed 002)
         _m("auroc", True, "fraction", "area under the ROC curve"),
         _m("accuracy", True, "fraction", "(TP + TN) / N"),
@@ -113,6 +92,10 @@ METRICS: dict[str, MetricInfo] = {
         _m("npv", True, "fraction", "TN / (TN + FN)"),
         _m("f1", True, "fraction", "2 TP / (2 TP + FP + FN)"),
         _m("kappa", True, "fraction", "Cohen's kappa (chance-corrected agreement)"),
+        # ordinal and multiclass classification of cases
+        _m("qwk", True, "fraction", "quadratic-weighted Cohen's kappa of ordinal grades"),
+        _m("mae_classes", False, "classes", "mean absolute error in ordinal grade steps"),
+        _m("macro_auroc", True, "fraction", "mean one-vs-rest AUROC over the classes"),
     ]
 }
 

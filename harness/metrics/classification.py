@@ -19,13 +19,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
 from mskbench.harness.stats.ci import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     bootstrap_interval,
     t_interval,
 )
-from scipy import stats
 
 CLASSIFICATION_METRICS = (
     "auroc",

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from mskbench.harness.metrics.segmentation import structure_values
 from sklearn.metrics import mean_absolute_percentage_error, mean_squared_error
+
+from mskbench.harness.metrics.segmentation import structure_values
 
 
 def cross_sectional_areas(

@@ -25,8 +25,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from mskbench.harness.metrics.segmentation import structure_values
 from scipy import ndimage
+
+from mskbench.harness.metrics.segmentation import structure_values
 
 RECALL_LEVELS = np.linspace(0.0, 1.0, 101)
 _SIDE = re.compile(r"_(L|R|left|right)$", re.IGNORECASE)

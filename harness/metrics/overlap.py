@@ -5,7 +5,7 @@ value ``p``; it is built with a single ``np.bincount`` over ``r * n + p`` (`Join
 overlap metric of every label (Dice, IoU, precision, recall, pixel accuracy) is read
 from it, never from per-label masks. All values are fractions in [0, 1], higher is better.
 
-Empty-mask conventions (DESIGN "Metric conventions"), for a label with reference voxel
+Empty-mask conventions (docs/metrics.md), for a label with reference voxel
 count ``|A|`` and predicted count ``|B|``:
 
 =====================  ======  ======  =========  ======

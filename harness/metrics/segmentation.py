@@ -3,8 +3,7 @@
 Inputs are label maps in array-axis order (``(z, y, x)`` or ``(y, x)``), ``spacing`` in mm
 in the same order. Overlap metrics come from one confusion count (`overlap`), surface
 metrics from one set of exact surface distances (`surface`), volumes and map means from
-one ``np.bincount`` per quantity. Conventions: DESIGN "Metric conventions" and
-``docs/metrics.md``.
+one ``np.bincount`` per quantity. Conventions: ``docs/metrics.md``.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
 from mskbench.harness.metrics.overlap import (
     JointLabels,
     foreground_pixel_accuracy,

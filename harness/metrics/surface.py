@@ -17,7 +17,7 @@ bounding boxes; points that lie on both surfaces of a label have distance exactl
 are not queried.
 
 A directed distance to an empty surface is ``+inf`` (as in MONAI); the metric functions
-turn that into the empty-mask conventions of DESIGN "Metric conventions".
+turn that into the empty-mask conventions of docs/metrics.md.
 """
 
 from __future__ import annotations

@@ -5,40 +5,23 @@ Prediction`` (the scikit-learn idea for images): its constructor only stores
 hyper-parameters, fitted state lives on the instance after ``fit``. The harness builds a
 fresh instance per fold, so models never see a test case during ``fit``.
 
-Conventions: ``Case.image`` is ``(channels, *spatial)`` float32 in array-axis order,
-``Case.label`` holds the task's label values; a `Prediction`'s ``label`` has the case's
-spatial shape and the task's label values; ``probabilities`` (optional) is
-``(n_labels, *spatial)`` float32 summing to 1 over the first axis; ``scores`` (optional)
-maps a classification target to a probability-like score. For a task with extra binary
-targets (`tasks.spec.MaskSpec`), ``masks`` maps a mask name to a predicted bool array of
-the case's spatial shape and ``mask_probabilities`` (optional) to its probability map.
-
-``label`` may be None for a model that predicts only the extra masks and measures them on
-the reference structures (seed 002's "manual segmentation + thresholding" group): such a
-prediction gets mask and task rows but no segmentation rows.
+`Case` and `Prediction` live in `mskbench.tasks.case` (task code uses them too) and are
+re-exported here: a `Case` holds one ``(channels, *spatial)`` array per input series and
+the references of the task's targets; a `Prediction` holds any combination of a label
+map, masks and per-target case scores (probability of the positive class, or one
+probability per class) — see that module for shapes and conventions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-from mskbench.tasks.contract.dataset import Case, Dataset
+from mskbench.tasks.case import Case, Prediction
+from mskbench.tasks.contract.dataset import Dataset
 from mskbench.tasks.spec import ProfileSpec, TaskSpec
-
-
-@dataclass
-class Prediction:
-    """A model's output for one case (see the module docstring for shapes)."""
-
-    label: np.ndarray | None
-    probabilities: np.ndarray | None = None
-    scores: dict[str, float] = field(default_factory=dict)
-    masks: dict[str, np.ndarray] = field(default_factory=dict)
-    mask_probabilities: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

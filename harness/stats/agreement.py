@@ -12,8 +12,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pingouin
-from mskbench.harness.stats.ci import require_finite
 from scipy import stats
+
+from mskbench.harness.stats.ci import require_finite
 
 
 @dataclass(frozen=True)

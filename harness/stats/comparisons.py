@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from mskbench.harness.stats.ci import require_finite
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
+
+from mskbench.harness.stats.ci import require_finite
 
 MIN_PER_GROUP = 3  # Shapiro–Wilk needs at least 3 values
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from mskbench.harness.stats.ci import require_finite
 from scipy import stats
+
+from mskbench.harness.stats.ci import require_finite
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,13 @@ def _structural_components(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray
     v10 = (rank_all[:, :m] - rank_pos) / n
     v01 = 1.0 - (rank_all[:, m:] - rank_neg) / m
     return v10, v01
+
+
+def auroc_variance(y_true: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """``(AUROC, DeLong variance)`` of one score: var(V10)/m + var(V01)/n (the variance
+    behind a Wald interval of the AUROC). Needs >= 2 positives and >= 2 negatives."""
+    result = delong_test(y_true, score, score)
+    return result.auc_a, float(result.covariance[0, 0])
 
 
 def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) -> DeLongResult:

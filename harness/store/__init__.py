@@ -1,4 +1,4 @@
-"""The DuckDB results store (DESIGN "Results: DuckDB"): schema and migrations, run and fold
+"""The DuckDB results store (docs/architecture.md, "Results store"): schema and migrations, run and fold
 records, atomic fold writes, lock-aware connections. No torch, no metrics code.
 
 Tables (long form): ``runs``, ``folds`` (a row only for a finished fold), ``case_metrics``,

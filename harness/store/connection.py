@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import duckdb
+
 from mskbench.harness.store.errors import StoreLockedError
 
 log = logging.getLogger(__name__)

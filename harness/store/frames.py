@@ -13,10 +13,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
 from mskbench.harness.store.errors import InvalidRecordError
 from mskbench.harness.store.records import SPLITS
 
-Kind = Literal["key", "text", "text_or_null", "number", "finite", "number_or_null", "int_or_null"]
+Kind = Literal["key", "text", "text_or_null", "number", "finite", "number_or_null"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class FrameSpec:
 
     Kinds: ``key``/``text`` a string, never NULL; ``text_or_null``; ``number`` a float,
     NaN allowed, ±inf not; ``finite`` a finite float; ``number_or_null`` NaN stored as
-    NULL; ``int_or_null`` an integer or NULL.
+    NULL.
     """
 
     table: str
@@ -40,8 +41,15 @@ METRICS = FrameSpec(
 )
 SCORES = FrameSpec(
     "case_scores",
-    {"case_id": "key", "split": "key", "target": "key", "score": "finite", "label": "int_or_null"},
-    ("case_id", "split", "target"),
+    {
+        "case_id": "key",
+        "split": "key",
+        "target": "key",
+        "class": "key",
+        "score": "finite",
+        "reference": "text_or_null",
+    },
+    ("case_id", "split", "target", "class"),
 )
 PREDICTIONS = FrameSpec(
     "predictions", {"case_id": "key", "split": "key", "path": "text"}, ("case_id", "split")
@@ -94,11 +102,6 @@ def _check_column(name: str, kind: Kind, column: pd.Series, problems: list[str])
     n_nan = int(np.isnan(x).sum())
     if kind == "finite" and n_nan:
         problems.append(f"column {name!r} has {n_nan} NaN/NULL value(s)")
-    if kind == "int_or_null":
-        present = x[~np.isnan(x)]
-        if (present != np.round(present)).any():
-            problems.append(f"column {name!r} must hold integers")
-        return values.astype("Int64")
     return values
 
 

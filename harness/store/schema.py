@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+
 from mskbench.harness.store.errors import SchemaVersionError
 from mskbench.harness.store.records import now_utc
 
@@ -117,8 +118,30 @@ _V1 = (
     )""",
 )
 
+# Version 2: case-level classification scores hold one probability per class (``class``:
+# ``positive`` for a binary target's P(positive), else the class name) and the case's
+# reference class as written in cases.csv (``reference``, NULL when missing) instead of an
+# integer label. Version-1 rows (binary scores) keep their score as class ``positive``.
+_V2 = (
+    """CREATE TABLE case_scores_v2 (
+        run_id VARCHAR NOT NULL,
+        fold INTEGER NOT NULL,
+        case_id VARCHAR NOT NULL,
+        split VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        class VARCHAR NOT NULL,
+        score DOUBLE NOT NULL,
+        reference VARCHAR
+    )""",
+    "INSERT INTO case_scores_v2 SELECT run_id, fold, case_id, split, target, 'positive', score, "
+    "CAST(label AS VARCHAR) FROM case_scores",
+    "DROP TABLE case_scores",
+    "ALTER TABLE case_scores_v2 RENAME TO case_scores",
+)
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "runs, folds, case_metrics, case_scores, predictions, attributes", _V1),
+    Migration(2, "case_scores: one probability per class and the reference class", _V2),
 ]
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

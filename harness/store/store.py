@@ -1,5 +1,5 @@
 """`Store`: the DuckDB results file behind `bench run`, `bench score`, `bench results` and
-the leaderboard (DESIGN "Results: DuckDB").
+the leaderboard (docs/architecture.md, "Results store").
 
 Every public method connects, does its work and closes, so a writer holds the file only
 for one short transaction (one fold) and readers (read-only connections) can open it in
@@ -25,6 +25,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
 from mskbench.harness.store import frames
 from mskbench.harness.store.connection import connect
 from mskbench.harness.store.errors import InvalidRecordError
@@ -57,7 +58,8 @@ _IDENTITY = (
 _INSERT = {
     "case_metrics": "INSERT INTO case_metrics SELECT ?, ?, case_id, split, structure, metric, "
     "coalesce(value, 'NaN'::DOUBLE) FROM rows",
-    "case_scores": "INSERT INTO case_scores SELECT ?, ?, case_id, split, target, score, label FROM rows",
+    "case_scores": "INSERT INTO case_scores SELECT ?, ?, case_id, split, target, class, score, "
+    "reference FROM rows",
     "predictions": "INSERT INTO predictions SELECT ?, ?, case_id, split, path FROM rows",
     "attributes": "INSERT OR IGNORE INTO attributes SELECT ?, case_id, structure, attribute, "
     "value_num, value_text FROM rows",
@@ -67,6 +69,16 @@ _INSERT = {
 def _maybe(kind: type, value: Any) -> Any:
     """``kind(value)`` (plain Python numbers for DuckDB, e.g. from numpy), None kept."""
     return None if value is None else kind(value)
+
+
+def derived_status(stored: str, planned: list[int] | None, finished: list[int]) -> str:
+    """A run's status from its folds, not from whichever process wrote last: ``finished``
+    when every planned fold is finished (so fold workers may finish in any order);
+    otherwise ``failed`` if a process recorded a failure, else ``running`` (also when a
+    process marked it finished while planned folds are still missing)."""
+    if planned and set(planned) <= set(finished):
+        return "finished"
+    return "failed" if stored == "failed" else "running"
 
 
 def new_run_id(task: str, model: str, profile: str) -> str:
@@ -255,7 +267,8 @@ class Store:
 
         ``metrics``: columns ``case_id, split, structure, metric, value`` (``split`` test or
         external; ``structure`` a label name or ``__case__``; ``value`` NaN allowed).
-        ``scores``: ``case_id, split, target, score, label`` (label NULL when unknown).
+        ``scores``: ``case_id, split, target, class, score, reference`` (one probability
+        per class; ``reference`` the case's class as text, NULL when unknown).
         ``predictions``: ``case_id, split, path``. ``attributes``: ``case_id, structure,
         attribute, value_num, value_text`` of the data ``data_fingerprint`` (default: the
         run's), inserted or ignored (same data, same values).
@@ -361,7 +374,8 @@ class Store:
     def runs(self, task: str | None = None) -> pd.DataFrame:
         """All runs (of ``task``), oldest first: every ``runs`` column, with ``config``,
         ``packages`` and ``folds_planned`` parsed from JSON, plus ``folds_finished`` (sorted
-        list of fold numbers)."""
+        list of fold numbers). ``status`` is derived from the folds (`derived_status`); the
+        value last written by a process is ``stored_status``."""
         frame = self.query(
             "SELECT r.*, coalesce((SELECT list(f.fold ORDER BY f.fold) FROM folds f "
             "WHERE f.run_id = r.run_id), []) AS folds_finished "
@@ -371,6 +385,13 @@ class Store:
         for column in ("config", "packages", "folds_planned"):
             frame[column] = [json.loads(v) if isinstance(v, str) else None for v in frame[column]]
         frame["folds_finished"] = [[int(f) for f in folds] for folds in frame["folds_finished"]]
+        frame["stored_status"] = frame["status"]
+        frame["status"] = [
+            derived_status(status, planned, done)
+            for status, planned, done in zip(
+                frame["status"], frame["folds_planned"], frame["folds_finished"], strict=True
+            )
+        ]
         return frame
 
     def query(

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mskbench.harness.models.protocol import EpochReport
 from torch import nn
+
+from mskbench.harness.models.protocol import EpochReport
 
 log = logging.getLogger(__name__)
 Batches = Callable[[np.random.Generator | None], Iterator[tuple[np.ndarray, np.ndarray]]]

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 from monai.losses import DiceCELoss, DiceLoss
+from torch import nn
+
 from mskbench.harness.models.protocol import CaseSet, FitContext, FitReport, Prediction
 from mskbench.harness.training import runtime
 from mskbench.harness.training.loop import LoopConfig, TrainingLoop
 from mskbench.harness.training.samples import SampleSpec, random_patches, zscore
 from mskbench.tasks.contract.dataset import Case
-from torch import nn
 
 LOSSES = ("dice", "dice_ce")
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 import streamlit as st
+
 from mskbench.leaderboard import analysis, charts, queries
 from mskbench.leaderboard.context import PageContext
 from mskbench.leaderboard.taskview import Biomarker, biomarkers, with_unit
@@ -73,7 +74,9 @@ def render(ctx: PageContext) -> None:
         axis = st.radio("x axis", [*axes, OWN_REFERENCE], key="agreement-x", horizontal=True)
     stratum = axes.get(axis)
     columns = tuple(c for m in markers for c in (m.reference, m.predicted))
-    points = ctx.source.get(queries.point_values, run["run_id"], ctx.split, columns, stratum)
+    points = ctx.source.get(
+        queries.point_values, ctx.task.name, run["run_id"], ctx.split, columns, stratum
+    )
     if points.empty:
         no_values("the biomarkers")
         return

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import streamlit as st
+
 from mskbench.harness.report import metric_header
 from mskbench.leaderboard import queries
 from mskbench.leaderboard.context import PageContext
@@ -57,11 +58,11 @@ def _metrics_table(ctx: PageContext, run_id: str, fold: int, case_id: str) -> No
     table = ctx.source.get(queries.case_table, run_id, fold, case_id, ctx.split, tuple(metrics))
     table = table[table[metrics].notna().any(axis=1)]  # e.g. no image-level value here
     table["structure"] = table["structure"].map(structure_label)
-    headers = {m: metric_header(m) for m in value_metrics(ctx.task)}
+    headers = {m: metric_header(m, ctx.task) for m in value_metrics(ctx.task)}
     show_table(
         table.rename(columns={"structure": "Structure", **headers}),
         key=f"case-{run_id}-{fold}-{case_id}",
-        column_config={headers[m]: number(m) for m in headers},
+        column_config={headers[m]: number(m, ctx.task) for m in headers},
         caption="Stored per-case values; absent = 1: the model predicted no voxel of a "
         "structure the reference has.",
     )

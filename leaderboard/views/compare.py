@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st
+
+from mskbench.harness import classification
 from mskbench.harness.report import metric_header
 from mskbench.harness.store import Store
 from mskbench.leaderboard import analysis, charts, queries
@@ -20,6 +22,7 @@ from mskbench.leaderboard.widgets import (
     pick_profile,
     show_table,
 )
+from mskbench.tasks import get_task
 
 TITLE = "Compare two models"
 COLUMNS = {
@@ -41,6 +44,7 @@ COLUMNS = {
 
 def compared(
     store: Store,
+    task_name: str,
     run_a: str,
     run_b: str,
     split: str,
@@ -50,9 +54,9 @@ def compared(
 ) -> pd.DataFrame:
     """`analysis.paired_table` of two runs: one row per metric (Holm across ``metrics``),
     or with ``structures`` one row per structure of the single metric in ``metrics``."""
-    paired = queries.paired_values(store, run_a, run_b, split, metrics)
+    paired = queries.paired_values(store, task_name, run_a, run_b, split, metrics)
     rows = paired[paired["structure"].notna() == structures].reset_index(drop=True)
-    return analysis.paired_table(rows, *names)
+    return analysis.paired_table(rows, get_task(task_name), *names)
 
 
 def _ordered(table: pd.DataFrame, column: str, order: Sequence[str]) -> pd.DataFrame:
@@ -72,9 +76,12 @@ def _config() -> dict[str, object]:
 def _per_structure(ctx: PageContext, a: pd.Series, b: pd.Series, profile: str) -> None:
     st.subheader("Which model wins where")
     metrics = value_metrics(ctx.task)
-    metric = st.selectbox("Metric", metrics, key="compare-metric", format_func=metric_header)
+    metric = st.selectbox(
+        "Metric", metrics, key="compare-metric", format_func=lambda m: metric_header(m, ctx.task)
+    )
     table = ctx.source.get(
         compared,
+        ctx.task.name,
         a["run_id"],
         b["run_id"],
         ctx.split,
@@ -83,7 +90,7 @@ def _per_structure(ctx: PageContext, a: pd.Series, b: pd.Series, profile: str) -
         structures=True,
     )
     if table.empty:
-        no_values(metric_header(metric))
+        no_values(metric_header(metric, ctx.task))
         return
     table = _ordered(table, "structure", ctx.task.structure_names)
     table["structure"] = table["structure"].map(structure_label)
@@ -116,8 +123,52 @@ def render(ctx: PageContext) -> None:
     if a["run_id"] == b["run_id"]:
         st.info("Pick two different models.")
         return
+    st.subheader(f"A = {a['model']}, B = {b['model']}")
+    if ctx.task.segmentation is not None:
+        _per_metric(ctx, a, b, profile)
+    if any(target.kind == "binary" for target in ctx.task.classification):
+        _auroc_tests(ctx, a, b)
+
+
+def auroc_tests(store: Store, task_name: str, run_a: str, run_b: str, split: str) -> pd.DataFrame:
+    """DeLong test of the two runs' AUROCs for every binary target, on the cases both scored."""
+    task = get_task(task_name)
+    rows = queries.target_rows(store, (run_a, run_b), split)
+    out = []
+    for target in task.classification:
+        if target.kind != "binary":
+            continue
+        result = classification.compare_auroc(
+            target, rows[rows["run_id"] == run_a], rows[rows["run_id"] == run_b]
+        )
+        out.append({"Target": target.name, **(result or {"n": 0})})
+    return pd.DataFrame(out)
+
+
+def _auroc_tests(ctx: PageContext, a: pd.Series, b: pd.Series) -> None:
+    st.subheader("AUROC: DeLong test")
+    table = ctx.source.get(auroc_tests, ctx.task.name, a["run_id"], b["run_id"], ctx.split)
+    table = table.rename(
+        columns={"auroc_a": "AUROC A", "auroc_b": "AUROC B", "difference": "A − B", "se": "SE",
+                 "p_value": "p", "n_positive": "n positive"}
+    )  # fmt: skip
+    show_table(
+        table,
+        key=f"delong-{ctx.task.name}-{ctx.split}-{a['run_id']}-{b['run_id']}",
+        column_config={
+            "p": P_VALUE,
+            **{c: number(4) for c in ("AUROC A", "AUROC B", "A − B", "SE")},
+        },
+        caption="DeLong, DeLong & Clarke-Pearson (1988) on the (fold, case) pairs both models "
+        "scored with a positive or negative reference; two-sided p. A test needs at least two "
+        "cases of each class.",
+    )
+
+
+def _per_metric(ctx: PageContext, a: pd.Series, b: pd.Series, profile: str) -> None:
     table = ctx.source.get(
         compared,
+        ctx.task.name,
         a["run_id"],
         b["run_id"],
         ctx.split,
@@ -129,7 +180,6 @@ def render(ctx: PageContext) -> None:
         no_values("these two models")
         return
     table = _ordered(table, "metric", value_metrics(ctx.task))
-    st.subheader(f"A = {a['model']}, B = {b['model']}")
     show_table(
         table[list(COLUMNS)].rename(columns=COLUMNS),
         key=f"compare-{ctx.task.name}-{ctx.split}-{profile}",

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from mskbench.harness.registry import load_reference
+
 from mskbench.harness.store import Store
+from mskbench.harness.tables import paper_tables
 from mskbench.leaderboard.context import PageContext
 from mskbench.leaderboard.widgets import pick_profile, show_table
 from mskbench.tasks import get_task
@@ -16,11 +17,12 @@ TITLE = "Paper tables"
 
 
 def task_tables(store: Store, task_name: str, profile: str, split: str) -> dict[str, pd.DataFrame]:
-    """The task's own tables of ``profile`` on ``split``, keyed by title."""
+    """The task's own tables of ``profile`` on ``split`` (`mskbench.harness.tables`), keyed
+    by title."""
     task = get_task(task_name)
     if task.tables is None:
         return {}
-    return load_reference(task.tables)(store, task, profile, split)
+    return paper_tables(store, task, profile, split)
 
 
 def render(ctx: PageContext) -> None:

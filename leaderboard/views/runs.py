@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
 from mskbench.leaderboard import queries
 from mskbench.leaderboard.context import PageContext
 from mskbench.leaderboard.widgets import show_table

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
 from mskbench.harness.report import metric_header
 from mskbench.leaderboard import analysis, charts, queries
 from mskbench.leaderboard.context import PageContext
@@ -46,25 +47,27 @@ def _plots(
 ) -> None:
     parts = summary[(summary["metric"] == metric) & summary["part"].notna()]
     if parts.empty:
-        no_values(metric_header(metric))
+        no_values(metric_header(metric, ctx.task))
         return
     boxes, points = st.columns(2)
     with boxes:
         st.caption(
-            f"{metric_header(metric)} of every model: Q1–Q3 box, median tick, min–max whisker"
+            f"{metric_header(metric, ctx.task)} of every model: Q1–Q3 box, median tick, min–max whisker"
         )
         st.altair_chart(
             charts.quartile_boxes(
                 parts,
                 "model",
                 "part",
-                (metric_header(metric), "Stratum"),
+                (metric_header(metric, ctx.task), "Stratum"),
                 colour_order=[stratum.below, stratum.at_or_above],
             ),
             width="stretch",
         )
     with points:
-        values = ctx.source.get(queries.point_values, run["run_id"], ctx.split, (metric,), stratum)
+        values = ctx.source.get(
+            queries.point_values, ctx.task.name, run["run_id"], ctx.split, (metric,), stratum
+        )
         st.caption(f"{run['model']}: each (case, structure) value against its {stratum.attribute}")
         st.altair_chart(
             charts.scatter(
@@ -73,7 +76,7 @@ def _plots(
                 metric,
                 "structure",
                 with_unit(stratum.attribute, stratum.unit),
-                metric_header(metric),
+                metric_header(metric, ctx.task),
                 vertical=stratum.threshold,
                 colour_domain=ctx.task.structure_names,
             ),
@@ -85,6 +88,7 @@ def _stratum(ctx: PageContext, stratum: Stratum, profile: str) -> None:
     metrics = value_metrics(ctx.task)
     summary = ctx.source.get(
         queries.metric_summary,
+        ctx.task.name,
         ctx.groups(profile),
         ctx.split,
         tuple(metrics),
@@ -93,7 +97,7 @@ def _stratum(ctx: PageContext, stratum: Stratum, profile: str) -> None:
         with_values=True,
     )
     summary = analysis.long_summary(summary, ctx.compared)
-    table = analysis.stratum_table(summary, stratum, metrics)
+    table = analysis.stratum_table(summary, ctx.task, stratum, metrics)
     if table.empty:
         no_values(stratum.name)
         return
@@ -106,7 +110,7 @@ def _stratum(ctx: PageContext, stratum: Stratum, profile: str) -> None:
             "Metric (plots)",
             metrics,
             key=f"strata-metric-{stratum.name}",
-            format_func=metric_header,
+            format_func=lambda m: metric_header(m, ctx.task),
         )
     published = analysis.published_stratum_table(ctx.task, stratum, metrics, ctx.split)
     key = f"strata-{ctx.task.name}-{ctx.split}-{profile}-{stratum.name}"

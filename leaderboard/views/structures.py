@@ -6,6 +6,7 @@ same per group of any case attribute of the data (a cases.csv column: site, side
 from __future__ import annotations
 
 import streamlit as st
+
 from mskbench.harness.report import metric_header
 from mskbench.leaderboard import analysis, charts, queries
 from mskbench.leaderboard.context import PageContext
@@ -43,7 +44,7 @@ def render(ctx: PageContext) -> None:
             metrics,
             default=[m for m in default if m in metrics],
             key="structure-metrics",
-            format_func=metric_header,
+            format_func=lambda m: metric_header(m, ctx.task),
         )
     with right:
         by = _group_by(ctx, profile)
@@ -51,11 +52,17 @@ def render(ctx: PageContext) -> None:
         return
     if by == STRUCTURE:
         summary = ctx.source.get(
-            queries.metric_summary, ctx.groups(profile), ctx.split, tuple(chosen), by="structure"
+            queries.metric_summary,
+            ctx.task.name,
+            ctx.groups(profile),
+            ctx.split,
+            tuple(chosen),
+            by="structure",
         )
     else:
         summary = ctx.source.get(
             queries.metric_summary,
+            ctx.task.name,
             ctx.groups(profile),
             ctx.split,
             tuple(chosen),
@@ -66,10 +73,10 @@ def render(ctx: PageContext) -> None:
     summary["part"] = summary["part"].map(structure_label, na_action="ignore")
     group = by.capitalize()
     for metric in chosen:
-        st.subheader(metric_header(metric))
+        st.subheader(metric_header(metric, ctx.task))
         parts = summary[(summary["metric"] == metric) & summary["part"].notna()]
         if parts.empty:
-            no_values(metric_header(metric))
+            no_values(metric_header(metric, ctx.task))
             continue
         lines = analysis.averaged_quartiles(summary, metric)
         st.altair_chart(
@@ -77,7 +84,7 @@ def render(ctx: PageContext) -> None:
                 parts,
                 "part",
                 "model",
-                (metric_header(metric), "Model"),
+                (metric_header(metric, ctx.task), "Model"),
                 {f"averaged {k}: {v:.3g}": v for k, v in lines.items()},
             ),
             width="stretch",
@@ -86,7 +93,8 @@ def render(ctx: PageContext) -> None:
             analysis.structure_table(summary, metric).rename(columns={"Structure": group}),
             key=f"structures-{ctx.task.name}-{ctx.split}-{profile}-{by}-{metric}",
             column_config={
-                c: number(metric) for c in ("Median", "Q1", "Q3", "Min", "Max", "Mean", "SD")
+                c: number(metric, ctx.task)
+                for c in ("Median", "Q1", "Q3", "Min", "Max", "Mean", "SD")
             },
             caption=f"Per model and {by}: Q1–Q3 box, median tick, min–max whisker; dashed "
             f"lines: the median and quartiles averaged over every model and {by} (as in the "

@@ -1,6 +1,7 @@
 """The data contract: layout, reading, validation, frozen splits and fingerprints."""
 
-from mskbench.tasks.contract.dataset import Case, Dataset
+from mskbench.tasks.case import Case
+from mskbench.tasks.contract.dataset import Dataset
 from mskbench.tasks.contract.fingerprint import canonical_json, data_fingerprint, json_sha256
 from mskbench.tasks.contract.imageio import FILE_ENDINGS, Grid, read_grid, read_image, write_image
 from mskbench.tasks.contract.layout import (

@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mskbench.tasks.case import Case
 from mskbench.tasks.contract.fingerprint import data_fingerprint
-from mskbench.tasks.contract.imageio import Grid, read_image
+from mskbench.tasks.contract.imageio import read_image
 from mskbench.tasks.contract.layout import ContractError, Layout, layout_for, read_dataset_json
 from mskbench.tasks.contract.splits import Fold, Splits, read_splits
 from mskbench.tasks.contract.validate import ValidationError, read_cases_csv, validate_dataset
 from mskbench.tasks.spec import TaskSpec
-
-
-@dataclass
-class Case:
-    """One case in memory.
-
-    ``image`` is ``(channels, *spatial)`` float32; ``label`` is ``spatial`` uint8 (None when
-    the case has no reference); ``maps`` hold float32 maps on the label grid in their
-    `MapSpec` units; ``masks`` the task's extra binary reference masks (`MaskSpec`) as
-    bool arrays on the same grid; ``spacing`` is mm in array-axis order; ``attributes`` is
-    the case's row of cases.csv.
-    """
-
-    case_id: str
-    subject_id: str
-    site: str
-    image: np.ndarray
-    label: np.ndarray | None
-    spacing: tuple[float, ...]
-    grid: Grid
-    maps: dict[str, np.ndarray] = field(default_factory=dict)
-    attributes: dict[str, Any] = field(default_factory=dict)
-    masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Dataset:
@@ -56,7 +33,7 @@ class Dataset:
                 raise ValidationError(self.root, problems)
         self.dataset_json = read_dataset_json(self.root)
         self.layout: Layout = layout_for(self.root, self.dataset_json)
-        self.cases: pd.DataFrame = read_cases_csv(self.layout.cases_csv).set_index(
+        self.cases: pd.DataFrame = read_cases_csv(self.layout.cases_csv, task).set_index(
             "case_id", drop=False
         )
         splits = read_splits(self.root)
@@ -90,18 +67,22 @@ class Dataset:
     def load(
         self, case_id: str, with_label: bool = True, with_maps: bool = True, with_masks: bool = True
     ) -> Case:
-        """Read one case from disk (reference masks come with the label)."""
+        """Read one case from disk: every series' channels, and (for a task that has them)
+        the reference label map with its masks, the maps and the classification targets."""
         if case_id not in self.cases.index:
             raise KeyError(f"case {case_id!r} is not in {self.layout.cases_csv}")
-        channels = []
-        grid: Grid | None = None
-        for channel in range(len(self.task.channels)):
-            array, grid_c = read_image(self.layout.image(case_id, channel))
-            channels.append(array)
-            grid = grid or grid_c
-        assert grid is not None
+        images: dict[str, np.ndarray] = {}
+        grids = {}
+        for series in self.task.series:
+            channels = []
+            for channel in self.task.channels_of(series.name):
+                array, grid = read_image(self.layout.image(case_id, channel))
+                channels.append(array)
+                grids.setdefault(series.name, grid)
+            images[series.name] = np.stack(channels)
+        primary = self.task.primary_series.name
         label = None
-        if with_label:
+        if with_label and self.task.segmentation is not None:
             label_array, _ = read_image(self.layout.label(case_id), dtype=None)
             label = label_array.astype(np.uint8, copy=False)
         maps = {}
@@ -114,15 +95,20 @@ class Dataset:
                 array, _ = read_image(self.layout.mask(case_id, name), dtype=None)
                 masks[name] = array != 0
         row = self.cases.loc[case_id]
+        targets = {}
+        for target in self.task.classification:
+            value = str(row[target.column]).strip()
+            targets[target.name] = value or None
         return Case(
             case_id=case_id,
             subject_id=str(row["subject_id"]),
             site=str(row["site"]),
-            image=np.stack(channels),
+            images=images,
+            grids=grids,
+            primary=primary,
             label=label,
-            spacing=grid.spacing,
-            grid=grid,
             maps=maps,
-            attributes=row.to_dict(),
             masks=masks,
+            attributes=row.to_dict(),
+            targets=targets if with_label else {},
         )

@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedGroupKFold
+
 from mskbench.tasks.contract.fingerprint import json_sha256
 from mskbench.tasks.contract.layout import SPLITS_JSON, ContractError
 from mskbench.tasks.spec import TaskSpec
-from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedGroupKFold
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,19 @@ Rules:
 
 ``dataset-json``          dataset.json missing, unreadable, or disagreeing with the task
 ``cases-csv``             cases.csv missing, a required column missing, duplicate case ids
+``target-value``          a classification target's cell holds a value that is not one of
+                          its declared classes
+``target-missing``        an empty target cell where the target does not allow it
 ``case-not-in-csv``       an image in imagesTr has no row in cases.csv
-``missing-file``          a row of cases.csv without its image channel or label file
+``missing-file``          a row of cases.csv without its image channel or label file (labelsTr
+                          only for a task with a segmentation target)
 ``missing-map``           a quantitative map the task needs is missing
 ``unreadable``            a file that cannot be read as an image
 ``dimensionality``        an image with another number of axes than the task's
-``shape-mismatch``        channels and label of a case differ in shape
-``spacing-mismatch``      channels and label of a case differ in voxel spacing
+``shape-mismatch``        channels of one series, or the label and its series, differ in shape
+``spacing-mismatch``      the same for voxel spacing (each series may have its own grid)
 ``map-grid``              a map on another grid (shape or spacing) than its label
-``missing-mask``          a reference mask the task declares (`MaskSpec`) is missing
+``missing-mask``          a reference mask the task declares (`MaskTarget`) is missing
 ``mask-grid``             a mask on another grid (shape or spacing) than its image
 ``mask-value``            a mask value other than 0 and 1
 ``label-value``           a label value that is not in the task's label map
@@ -39,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from mskbench.tasks.contract.imageio import Grid, read_image
 from mskbench.tasks.contract.layout import (
     CASES_CSV,
@@ -52,6 +57,7 @@ from mskbench.tasks.contract.layout import (
 )
 from mskbench.tasks.contract.splits import Splits, read_splits
 from mskbench.tasks.spec import TaskSpec
+from mskbench.tasks.targets import SeriesSpec
 
 
 @dataclass(frozen=True, order=True)
@@ -78,9 +84,11 @@ class ValidationError(ValueError):
         )
 
 
-def read_cases_csv(path: Path) -> pd.DataFrame:
-    """cases.csv with ids read as strings (so ``007`` stays ``007``)."""
-    return pd.read_csv(path, dtype={c: str for c in REQUIRED_CASE_COLUMNS}, keep_default_na=False)
+def read_cases_csv(path: Path, task: TaskSpec | None = None) -> pd.DataFrame:
+    """cases.csv with ids (and the ``task``'s target columns) read as text, so ``007`` stays
+    ``007`` and a class is compared as written."""
+    text = (*REQUIRED_CASE_COLUMNS, *(task.target_columns if task else ()))
+    return pd.read_csv(path, dtype=dict.fromkeys(text, str), keep_default_na=False)
 
 
 def validate_dataset(
@@ -149,8 +157,13 @@ def _check_dataset_json(content: dict, task: TaskSpec) -> list[Problem]:
     elif block["task"] != task.name:
         problems.append(bad(f"made for task {block['task']!r}, validated as {task.name!r}"))
     labels = content.get("labels")
-    if not isinstance(labels, dict):
+    if task.segmentation is None:
+        if labels not in (None, {}, {"background": 0}):
+            problems.append(bad(f"labels {labels} given, but task {task.name} has no label map"))
+    elif not isinstance(labels, dict):
         problems.append(bad('missing "labels" (name -> value)'))
+    elif not all(isinstance(v, int) and not isinstance(v, bool) for v in labels.values()):
+        problems.append(bad(f"labels {labels} must map names to integer values"))
     elif {str(k): int(v) for k, v in labels.items()} != dict(task.labels):
         problems.append(
             bad(f"labels {labels} differ from the task's label map {dict(task.labels)}")
@@ -171,10 +184,10 @@ def _check_cases_csv(layout: Layout, task: TaskSpec) -> tuple[pd.DataFrame | Non
             )
         ]
     try:
-        cases = read_cases_csv(layout.cases_csv)
+        cases = read_cases_csv(layout.cases_csv, task)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         return None, [Problem(CASES_CSV, "cases-csv", f"unreadable as CSV ({exc})")]
-    required = (*REQUIRED_CASE_COLUMNS, *task.case_columns)
+    required = (*REQUIRED_CASE_COLUMNS, *task.required_columns)
     missing = [c for c in required if c not in cases.columns]
     if missing:
         return None, [
@@ -190,7 +203,45 @@ def _check_cases_csv(layout: Layout, task: TaskSpec) -> tuple[pd.DataFrame | Non
         empty = cases.loc[cases[column].str.strip() == "", "case_id"].tolist()
         if empty:
             problems.append(Problem(CASES_CSV, "cases-csv", f"empty {column} for case(s) {empty}"))
+    problems += _check_targets(cases, task)
     return cases.drop_duplicates("case_id"), problems
+
+
+def _check_targets(cases: pd.DataFrame, task: TaskSpec) -> list[Problem]:
+    """``target-value`` / ``target-missing`` problems of the classification target columns."""
+    problems = []
+    for target in task.classification:
+        values = cases[target.column].str.strip()
+        empty = values == ""
+        unknown = ~empty & ~values.isin(target.classes)
+        if unknown.any():
+            pairs = zip(cases.loc[unknown, "case_id"], values[unknown], strict=True)
+            shown = [f"{c}: {v!r}" for c, v in pairs]
+            problems.append(
+                Problem(
+                    CASES_CSV,
+                    "target-value",
+                    f"column {target.column!r} (target {target.name}) holds values outside its "
+                    f"classes {list(target.classes)}: {_listing(shown)}",
+                )
+            )
+        if empty.any() and not target.allow_missing:
+            missing = cases.loc[empty, "case_id"].tolist()
+            problems.append(
+                Problem(
+                    CASES_CSV,
+                    "target-missing",
+                    f"column {target.column!r} (target {target.name}) is empty for case(s) "
+                    f"{_listing(missing)}; every case needs a {target.name} class",
+                )
+            )
+    return problems
+
+
+def _listing(items: list[str], n: int = 10) -> str:
+    """At most ``n`` items, comma-separated, with the total when there are more."""
+    more = f", … ({len(items)} in all)" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
 
 
 # -- per-case files ---------------------------------------------------------------------
@@ -236,11 +287,16 @@ def _non_finite(rel: str, array: np.ndarray) -> list[Problem]:
     return [Problem(rel, "non-finite", f"{bad} voxel(s) are NaN or infinite")] if bad else []
 
 
-def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Problem]:
+def _check_series(
+    layout: Layout, task: TaskSpec, case_id: str, series: SeriesSpec
+) -> tuple[Grid | None, str, list[Problem]]:
+    """Problems of one series' channel files; returns its grid (first readable channel with
+    the right number of axes) and that file's name, which the series' other files match."""
     problems: list[Problem] = []
     ref_grid: Grid | None = None
     ref_name = ""
-    for channel, channel_name in enumerate(task.channels):
+    for channel in task.channels_of(series.name):
+        channel_name = task.channels[channel]
         path = layout.image(case_id, channel)
         array, grid, found = _read(
             layout, path, "missing-file", f"image channel {channel} ({channel_name})"
@@ -249,36 +305,55 @@ def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Prob
         if array is None:
             continue
         rel = layout.relative(path)
-        if array.ndim != task.spatial_dims:
+        if array.ndim != series.spatial_dims:
             problems.append(
                 Problem(
                     rel,
                     "dimensionality",
-                    f"has {array.ndim} axes, task {task.name} is {task.spatial_dims}D",
+                    f"has {array.ndim} axes, {_series_of(task, series)}task {task.name} is "
+                    f"{series.spatial_dims}D",
                 )
             )
             continue  # not a grid to compare the rest of the case with
         problems += _non_finite(rel, array)
         if ref_grid is None:
-            ref_grid, ref_name = grid, layout.relative(path)
+            ref_grid, ref_name = grid, rel
         else:
             problems += _grid_problems(
                 rel, "shape-mismatch", "spacing-mismatch", grid, ref_grid, ref_name
             )
+    return ref_grid, ref_name, problems
 
-    label_path = layout.label(case_id)
-    label, label_grid, found = _read(
-        layout, label_path, "missing-file", "reference label map", dtype=None
-    )
-    problems += found
-    rel = layout.relative(label_path)
-    if label is not None:
-        if ref_grid is not None:
-            problems += _grid_problems(
-                rel, "shape-mismatch", "spacing-mismatch", label_grid, ref_grid, ref_name
-            )
-        problems += _check_label_values(rel, label, task)
-    grid_for_maps = ref_grid or label_grid  # maps sit on the case grid (first channel's)
+
+def _series_of(task: TaskSpec, series: SeriesSpec) -> str:
+    """``"series <name> of "`` for a task with several series, else nothing."""
+    return f"series {series.name} of " if len(task.series) > 1 else ""
+
+
+def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Problem]:
+    problems: list[Problem] = []
+    primary_grid: Grid | None = None
+    primary_name = ""
+    for series in task.series:
+        grid, name, found = _check_series(layout, task, case_id, series)
+        problems += found
+        if series.name == task.primary_series.name:
+            primary_grid, primary_name = grid, name
+    if task.segmentation is not None:
+        label_path = layout.label(case_id)
+        label, label_grid, found = _read(
+            layout, label_path, "missing-file", "reference label map", dtype=None
+        )
+        problems += found
+        rel = layout.relative(label_path)
+        if label is not None:
+            if primary_grid is not None:
+                problems += _grid_problems(
+                    rel, "shape-mismatch", "spacing-mismatch", label_grid, primary_grid,
+                    primary_name,
+                )  # fmt: skip
+            problems += _check_label_values(rel, label, task)
+            primary_grid = primary_grid or label_grid  # maps sit on the label grid
     for map_name in task.map_names:
         path = layout.map(case_id, map_name)
         array, grid, found = _read(
@@ -289,12 +364,10 @@ def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Prob
             continue
         map_rel = layout.relative(path)
         problems += _non_finite(map_rel, array)
-        if grid_for_maps is not None:
-            problems += _grid_problems(
-                map_rel, "map-grid", "map-grid", grid, grid_for_maps, "image"
-            )
+        if primary_grid is not None:
+            problems += _grid_problems(map_rel, "map-grid", "map-grid", grid, primary_grid, "image")
     for mask_name in task.mask_names:
-        problems += _check_mask(layout, task, case_id, mask_name, grid_for_maps)
+        problems += _check_mask(layout, task, case_id, mask_name, primary_grid)
     return problems
 
 

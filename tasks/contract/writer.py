@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mskbench.tasks.contract.imageio import write_image
 from mskbench.tasks.contract.layout import (
     CASES_CSV,
@@ -41,24 +42,35 @@ from mskbench.tasks.spec import TaskSpec
 
 @dataclass
 class CaseArrays:
-    """One case to write: channels ``(C, *spatial)``, label, maps, binary masks, spacing (mm,
-    array order) and its cases.csv row (must hold ``subject_id``, ``site`` and the task's
-    columns)."""
+    """One case to write: the primary series' channels ``(C, *spatial)`` with their
+    ``spacing`` (mm, array order), the label map on that grid (None for a task without
+    one), maps, binary masks, its cases.csv row (must hold ``subject_id``, ``site`` and the
+    task's columns), and for a task with several series the others as ``other_series``:
+    series name → (``(C, *spatial)`` array, spacing)."""
 
     case_id: str
     image: np.ndarray
-    label: np.ndarray
+    label: np.ndarray | None
     spacing: tuple[float, ...]
     row: dict[str, Any]
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     masks: dict[str, np.ndarray] = field(default_factory=dict)
+    other_series: dict[str, tuple[np.ndarray, tuple[float, ...]]] = field(default_factory=dict)
 
 
-def write_case(layout: Layout, case: CaseArrays) -> None:
-    """Write the image channels, label, maps and masks of ``case`` under ``layout``."""
-    for channel, array in enumerate(case.image):
-        write_image(layout.image(case.case_id, channel), array, case.spacing)
-    write_image(layout.label(case.case_id), case.label.astype(np.uint8, copy=False), case.spacing)
+def write_case(layout: Layout, task: TaskSpec, case: CaseArrays) -> None:
+    """Write the image channels of every series, the label, maps and masks of ``case``."""
+    primary = task.primary_series.name
+    for series in task.series:
+        if series.name == primary:
+            arrays, spacing = case.image, case.spacing
+        else:
+            arrays, spacing = case.other_series[series.name]
+        for channel, array in zip(task.channels_of(series.name), arrays, strict=True):
+            write_image(layout.image(case.case_id, channel), array, spacing)
+    if case.label is not None:
+        label = case.label.astype(np.uint8, copy=False)
+        write_image(layout.label(case.case_id), label, case.spacing)
     for name, array in case.maps.items():
         write_image(
             layout.map(case.case_id, name), array.astype(np.float32, copy=False), case.spacing
@@ -85,15 +97,18 @@ def write_dataset(
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         layout = Layout(tmp, file_ending)
-        for sub in (IMAGES_DIR, LABELS_DIR, MAPS_DIR) + ((MASKS_DIR,) if task.masks else ()):
+        folders = [IMAGES_DIR, MAPS_DIR]
+        folders += [LABELS_DIR] if task.segmentation else []
+        folders += [MASKS_DIR] if task.masks else []
+        for sub in folders:
             (tmp / sub).mkdir(parents=True)
         rows = []
         for case in cases:
-            write_case(layout, case)
+            write_case(layout, task, case)
             rows.append({"case_id": case.case_id, **case.row})
             if on_case is not None:
                 on_case(case.case_id)
-        columns = [*REQUIRED_CASE_COLUMNS, *task.case_columns]
+        columns = [*REQUIRED_CASE_COLUMNS, *task.required_columns]
         table = pd.DataFrame(rows)
         table = table[columns + [c for c in table.columns if c not in columns]]
         table.to_csv(tmp / CASES_CSV, index=False, float_format="%.4f", lineterminator="\n")
@@ -123,7 +138,7 @@ def create_splits(root: str | Path, task: TaskSpec, seed: int, overwrite: bool =
     problems = [p for p in problems if not p.file.startswith("splits")] if overwrite else problems
     if problems:
         raise ValidationError(root, problems)
-    cases = read_cases_csv(root / CASES_CSV)
+    cases = read_cases_csv(root / CASES_CSV, task)
     splits = make_splits(task, cases, seed)
     problems = check_splits(splits, task, cases)
     if problems:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from mskbench.harness.metrics import cross_sectional_areas, instance_table
-from mskbench.harness.models.protocol import Prediction
-from mskbench.tasks.contract.dataset import Case
+from mskbench.tasks.case import Case, Prediction
 from mskbench.tasks.lumbar.spec import MUSCLE_LABELS
 from mskbench.tasks.spec import TaskSpec
 

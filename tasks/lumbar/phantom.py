@@ -34,12 +34,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+
 from mskbench.tasks.contract.writer import CaseArrays
 from mskbench.tasks.lumbar.spec import LEVELS, MUSCLES, STRUCTURES
 from mskbench.tasks.lumbar.spine import SubjectPlan, plan_subject, right_muscles, slice_anatomy
 from mskbench.tasks.phantoms import mr
 from mskbench.tasks.phantoms.shapes import FAR, Blob, Competition, Grid2D
-from scipy import ndimage
 
 #: Bump when a change alters generated data (it is part of the phantom fingerprint).
 VERSION = 2

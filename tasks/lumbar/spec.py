@@ -24,15 +24,16 @@ predicted muscles (``fi_*``: "Seg model + FI model") and inside the reference mu
 
 from __future__ import annotations
 
+from mskbench.harness.metrics.catalog import MetricInfo
 from mskbench.tasks.spec import (
     Citation,
-    MaskSpec,
     ProfileSpec,
     PublishedValue,
     SplitProtocol,
     Stratum,
     TaskSpec,
 )
+from mskbench.tasks.targets import MaskTarget, SegmentationTarget, SeriesSpec
 
 XU_2024 = Citation(
     authors="Xu Y, Zheng S, Tian Q, Kou Z, Li W, Xie X, Wu X",
@@ -53,7 +54,7 @@ STRUCTURES = ("IVD", "VA", *MUSCLE_LABELS)
 #: Table 2's row order.
 TABLE2_STRUCTURES = ("IVD", "PM", "QL", "IL", "LO", "MF", "VA")
 
-FAT = MaskSpec(
+FAT = MaskTarget(
     "fat",
     "intramuscular fat: muscle pixels the rater marked as fat (seed: 3D Slicer paint, "
     "2.0 mm brush, fat inside muscles only; fat outside or between muscles is not marked)",
@@ -83,6 +84,25 @@ SPLIT = SplitProtocol(
         "patients + 50 external)."
     ),
 )
+
+#: Per-case rows of the task's evaluator (`mskbench.tasks.lumbar.evaluator`): a mean of
+#: ``*_ape`` rows over cases is the MAPE, of ``*_se`` rows the MSE.
+TASK_METRICS = (
+    MetricInfo("rcsa_ref", None, "fraction", "rCSA of the reference muscle (muscle / disc tCSA)"),
+    MetricInfo("rcsa_pred", None, "fraction", "rCSA of the predicted muscle and disc"),
+    MetricInfo("rcsa_ape", False, "%", "absolute percentage error of rCSA; mean = MAPE"),
+    MetricInfo("rcsa_se", False, "fraction²", "squared error of rCSA; mean = MSE"),
+    MetricInfo("fi_ref", None, "fraction", "FI of the reference fat mask in the reference muscle"),
+    MetricInfo("fi_pred", None, "fraction", "FI of the predicted fat mask in the predicted muscle"),
+    MetricInfo("fi_ape", False, "%", "absolute percentage error of fi_pred; mean = MAPE"),
+    MetricInfo("fi_se", False, "fraction²", "squared error of fi_pred; mean = MSE"),
+    MetricInfo(
+        "fi_refseg", None, "fraction",
+        "FI of the predicted fat mask in the reference muscle (manual segmentation)",
+    ),
+    MetricInfo("fi_refseg_ape", False, "%", "absolute percentage error of fi_refseg; mean = MAPE"),
+    MetricInfo("fi_refseg_se", False, "fraction²", "squared error of fi_refseg; mean = MSE"),
+)  # fmt: skip
 
 METRICS = (
     "dice",
@@ -275,9 +295,13 @@ LUMBAR_PARASPINAL = TaskSpec(
     citation=XU_2024,
     anatomy="lumbar spine, axial at the L2/L3, L3/L4 and L4/L5 discs",
     protocol=SPLIT.description,
-    channels=("T2w",),
-    spatial_dims=2,
-    labels={"background": 0, **{name: i + 1 for i, name in enumerate(STRUCTURES)}},
+    series=(SeriesSpec("axial", ("T2w",), 2, "one axial T2-weighted FSE slice per disc level"),),
+    targets=(
+        SegmentationTarget(
+            labels={"background": 0, **{n: i + 1 for i, n in enumerate(STRUCTURES)}}
+        ),
+        FAT,
+    ),
     case_columns=("level",),
     split=SPLIT,
     metrics=METRICS,
@@ -287,7 +311,7 @@ LUMBAR_PARASPINAL = TaskSpec(
     phantom="mskbench.tasks.lumbar.phantom:generate",
     profiles=_profiles(),
     nsd_tolerance_mm=2.0,
-    masks=(FAT,),
+    task_metrics=TASK_METRICS,
     evaluator="mskbench.tasks.lumbar.evaluator:evaluate_case",
     tables="mskbench.tasks.lumbar.tables:tables",
 )

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from mskbench.tasks.phantoms.shapes import Blob
 
 LEVELS = ("L2/L3", "L3/L4", "L4/L5")

@@ -1,9 +1,9 @@
 """Seed 002's Tables 2–5 from stored `lumbar_paraspinal` results, published numbers beside
 ours (``TaskSpec.tables``; ``bench results --task lumbar_paraspinal --tables``).
 
-Runs are chosen like `bench results` does (`harness.summary.select_runs`: per profile the
-latest finished run of each model on the latest data and splits), rows of one split
-(``test`` = the internal test set, ``external``). Definitions:
+The harness hands over the runs `bench results` compares and their rows of one profile and
+split (`mskbench.tasks.results.StoredResults`; ``test`` = the internal test set,
+``external``). Definitions:
 
 * Table 2 (structures): DSC mean ± SD over (case, label) rows of a structure, left and
   right pooled; recall (%) = matched / reference instances at IoU ≥ 0.75, pooled; AP =
@@ -25,23 +25,17 @@ latest finished run of each model on the latest data and splits), rows of one sp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mskbench.harness.metrics import average_precision
 from mskbench.harness.metrics.instances import structure_of
-from mskbench.harness.store import CASE_LEVEL, Store
-from mskbench.harness.summary import select_runs
 from mskbench.tasks.lumbar.spec import LEVELS, MUSCLES, TABLE2_STRUCTURES
+from mskbench.tasks.results import StoredResults
 from mskbench.tasks.spec import TaskSpec
 
 SEED = "seed 002"
-_ROW_METRICS = (
-    "dice", "instances_ref", "instances_matched", "rcsa_ref", "rcsa_pred", "rcsa_ape",
-    "rcsa_se", "fi_ref", "fi_pred", "fi_ape", "fi_refseg", "fi_refseg_ape", "tp", "fp", "fn",
-    "tn", "auroc",
-)  # fmt: skip
 
 
 def _mean_sd(values: pd.Series | np.ndarray, decimals: int = 2) -> str:
@@ -55,28 +49,6 @@ def _mean_sd(values: pd.Series | np.ndarray, decimals: int = 2) -> str:
 
 def _num(value: float | None, decimals: int = 2) -> str:
     return "–" if value is None or pd.isna(value) else f"{value:.{decimals}f}"
-
-
-def load_rows(store: Store, run_ids: Sequence[str], split: str) -> pd.DataFrame:
-    """Case-metric rows the tables need, with each case's ``level`` (cases.csv column)."""
-    columns = ["run_id", "case_id", "structure", "metric", "value", "level"]
-    if not run_ids:
-        return pd.DataFrame(columns=columns)
-    params: dict[str, Any] = {"split": split, "case_level": CASE_LEVEL}
-    runs = ", ".join(f"$run{i}" for i in range(len(run_ids)))
-    params |= {f"run{i}": r for i, r in enumerate(run_ids)}
-    metrics = ", ".join(f"$metric{i}" for i in range(len(_ROW_METRICS)))
-    params |= {f"metric{i}": m for i, m in enumerate(_ROW_METRICS)}
-    sql = f"""
-        SELECT m.run_id, m.case_id, m.structure, m.metric, m.value, a.value_text AS level
-        FROM case_metrics m
-        JOIN runs r USING (run_id)
-        LEFT JOIN attributes a ON a.data_fingerprint = r.data_fingerprint
-            AND a.case_id = m.case_id AND a.structure = $case_level AND a.attribute = 'level'
-        WHERE m.run_id IN ({runs}) AND m.split = $split
-            AND (m.metric IN ({metrics}) OR m.metric LIKE 'pred_instance_%')
-    """
-    return store.query(sql, params)[columns]
 
 
 def _published(task: TaskSpec, table: str, split: str) -> list:
@@ -279,20 +251,15 @@ def table5(task: TaskSpec, rows: pd.DataFrame, models: Sequence[str], split: str
     return out
 
 
-def tables(
-    store: Store, task: TaskSpec, profile: str | None = None, split: str = "test"
-) -> dict[str, pd.DataFrame]:
-    """The seed's Tables 2–5 for ``split`` (see the module docstring), keyed by title."""
-    selection = select_runs(store.runs(task.name), task, profile)
-    runs = selection.runs
-    rows = load_rows(store, list(runs["run_id"]), split)
-    rows = rows.merge(runs[["run_id", "model", "profile"]], on="run_id")
-    out = {}
-    for name, group in rows.groupby("profile", sort=True):
-        models = list(runs.loc[runs["profile"] == name, "model"])
-        where = f"{task.name}, {name} profile, {split} split"
-        out[f"Table 2 — structure segmentation ({where})"] = table2(task, group, models, split)
-        out[f"Table 3 — intramuscular fat pixels ({where})"] = table3(task, group, models, split)
-        out[f"Table 4 — rCSA ({where})"] = table4(task, group, models, split)
-        out[f"Table 5 — fat infiltration ({where})"] = table5(task, group, models, split)
-    return out
+def tables(task: TaskSpec, results: StoredResults) -> dict[str, pd.DataFrame]:
+    """The seed's Tables 2–5 of one profile and split (see the module docstring), keyed by
+    title."""
+    rows = results.with_case_column("level")
+    models, split = results.models, results.split
+    where = f"{task.name}, {results.profile} profile, {split} split"
+    return {
+        f"Table 2 — structure segmentation ({where})": table2(task, rows, models, split),
+        f"Table 3 — intramuscular fat pixels ({where})": table3(task, rows, models, split),
+        f"Table 4 — rCSA ({where})": table4(task, rows, models, split),
+        f"Table 5 — fat infiltration ({where})": table5(task, rows, models, split),
+    }

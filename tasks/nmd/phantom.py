@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+
 from mskbench.tasks.contract.writer import CaseArrays
 from mskbench.tasks.nmd.limb import (
     DISTAL_GRADIENT,
@@ -40,7 +42,6 @@ from mskbench.tasks.nmd.limb import (
 )
 from mskbench.tasks.phantoms import mr
 from mskbench.tasks.phantoms.shapes import FAR, Blob, Competition, Grid2D
-from scipy import ndimage
 
 #: Bump when a change alters generated data (it is part of the phantom fingerprint).
 VERSION = 1

@@ -10,13 +10,12 @@ Cache root: ``$MSKBENCH_CACHE`` if set, else ``~/.cache/mskbench``.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mskbench.harness.registry import load_reference
+from mskbench.harness.registry import load_module, load_reference
 from mskbench.tasks.contract.fingerprint import json_sha256
 from mskbench.tasks.contract.layout import ContractError, read_dataset_json
 from mskbench.tasks.contract.writer import CaseArrays, write_dataset
@@ -30,8 +29,7 @@ def cache_root() -> Path:
 
 def phantom_key(task: TaskSpec, profile: str, seed: int) -> dict[str, Any]:
     """Everything that determines a phantom dataset's content."""
-    module_name = task.phantom.partition(":")[0]
-    version = getattr(importlib.import_module(module_name), "VERSION", 0)
+    version = getattr(load_module(task.phantom), "VERSION", 0)
     phantom = task.profile(profile).phantom
     params = {k: list(v) if isinstance(v, tuple) else v for k, v in phantom.items()}
     return {
@@ -64,7 +62,7 @@ def n_phantom_cases(task: TaskSpec, profile: str) -> int:
     """How many cases the phantom of ``profile`` holds: the generator module's
     ``n_cases(**params)`` when it has one, else ``n_scans + n_external``."""
     params = task.profile(profile).phantom
-    module = importlib.import_module(task.phantom.partition(":")[0])
+    module = load_module(task.phantom)
     if hasattr(module, "n_cases"):
         return int(module.n_cases(**params))
     return int(params.get("n_scans", 0)) + int(params.get("n_external", 0))

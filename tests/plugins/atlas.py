@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from mskbench.harness.models import FitReport, Prediction
 from scipy import ndimage
+
+from mskbench.harness.models import FitReport, Prediction
 
 
 def _resize(label: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
