@@ -29,3 +29,11 @@ class UnsafePathError(RuleError):
     Rules: ``case-id`` (an id or name that climbs out of its folder or is not a plain
     name) and ``symlink`` (a path that resolves, through a link, outside its root).
     """
+
+
+class TooLargeError(RuleError):
+    """An image whose header declares more voxels (or far more bytes than the file holds)
+    than the limits allow, or whose reading ran out of memory; rule ``too-large``."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        super().__init__(path, "too-large", message)

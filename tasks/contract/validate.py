@@ -14,6 +14,10 @@ Rules:
 ``missing-file``          a row of cases.csv without its image channel or label file
 ``missing-map``           a quantitative map the task needs is missing
 ``unreadable``            a file that cannot be read as an image
+``too-large``             an image whose header declares more voxels than the limit
+                          (``--max-voxels``, ``MSKBENCH_MAX_VOXELS``; default 2²⁸) or far
+                          more bytes than the file holds (a decompression bomb); checked
+                          before any voxel is read (`header`)
 ``dimensionality``        an image with another number of axes than the task's
 ``shape-mismatch``        channels and label of a case differ in shape
 ``spacing-mismatch``      channels and label of a case differ in voxel spacing
@@ -44,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mskbench.tasks.contract.errors import UnsafePathError
+from mskbench.tasks.contract.errors import TooLargeError, UnsafePathError
 from mskbench.tasks.contract.imageio import Grid, read_image
 from mskbench.tasks.contract.layout import (
     CASES_CSV,
@@ -231,7 +235,7 @@ def _read(
         return None, None, [Problem(rel, rule_if_missing, f"{what} is missing")]
     try:
         array, grid = read_image(path, dtype=dtype)
-    except UnsafePathError as exc:
+    except (TooLargeError, UnsafePathError) as exc:
         return None, None, [Problem(rel, exc.rule, exc.message)]
     except (OSError, RuntimeError) as exc:
         return (
