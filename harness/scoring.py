@@ -15,15 +15,24 @@ A submission may hold label maps, masks, or both; whatever kind it holds, it mus
 for every evaluated case. A submission of masks only is measured on the reference
 structures (seed 002's "manual segmentation" groups).
 
+Predictions are compared with their reference on the full geometry (shape, spacing,
+direction cosines, origin; `tasks.contract.orientation`): one stored in another axis
+order or with flipped axes of the same physical grid (LAS instead of RAS, axes permuted)
+is reoriented onto the reference grid — logged, and kept in the run's config as
+``reoriented`` — any other grid is rejected.
+
 Rules: ``missing-prediction`` (an evaluated case without a file), ``unreadable``,
-``prediction-grid`` (shape or spacing differs from the reference), ``label-value`` (a
-value outside the label map, or non-integer), ``mask-value`` (a mask value outside
-[0, 1]), ``non-finite`` (NaN/inf), ``unknown-case`` (a file naming no case of the
-dataset), and for ``--scores`` CSVs ``scores-csv``.
+``too-large`` (a header declaring more voxels than ``--max-voxels``, or a decompression
+bomb), ``prediction-grid`` (another physical grid than the reference: shape, spacing,
+direction or origin differ; the message says which, e.g. "origin differs by 50.0 mm"),
+``label-value`` (a value outside the label map, or non-integer), ``mask-value`` (a mask
+value outside [0, 1]), ``non-finite`` (NaN/inf), ``unknown-case`` (a file naming no case
+of the dataset), and for ``--scores`` CSVs ``scores-csv``.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +41,7 @@ import numpy as np
 import pandas as pd
 from mskbench.harness.evaluation import attribute_rows, case_metric_rows
 from mskbench.harness.models.protocol import Prediction
+from mskbench.harness.prediction_folder import read_on_reference, reorientations
 from mskbench.harness.provenance import git_commit, package_version, package_versions
 from mskbench.harness.runner import RunOutcome, _now
 from mskbench.harness.store import FoldRecord, RunRecord, Store
@@ -42,11 +52,13 @@ from mskbench.tasks.contract import (
     ValidationError,
     data_fingerprint,
     json_sha256,
-    read_grid,
-    read_image,
 )
+from mskbench.tasks.contract.errors import RuleError
 from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
+from mskbench.tasks.contract.orientation import GridMismatch
 from mskbench.tasks.spec import TaskSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class Submission:
     cases_by_fold: dict[int, list[tuple[str, str]]]  # fold → [(case_id, split)]
     scores: pd.DataFrame | None = None  # case_id, target, score
     mask_files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    reoriented: dict[str, str] = field(default_factory=dict)  # file name → how
 
     def path_of(self, case_id: str) -> Path:
         """The case's label map, else its first mask file."""
@@ -195,35 +208,24 @@ def validate_submission(
         problems += score_problems
     if problems:
         raise ValidationError(folder, problems)
-    return Submission(
-        {c: p for c, p in files.items() if c in known}, cases_by_fold, scores, mask_files
-    )
+    labels = {c: p for c, p in files.items() if c in known}
+    references = {p: dataset.layout.label(c) for c, p in labels.items()}
+    references |= {p: dataset.layout.label(c) for c, m in mask_files.items() for p in m.values()}
+    return Submission(labels, cases_by_fold, scores, mask_files, reorientations(references))
 
 
 def _read_on_grid(path: Path, reference: Path) -> tuple[np.ndarray | None, list[Problem]]:
-    """The array of a prediction file, or the problems that stop reading or placing it."""
+    """The array of a prediction file on its reference grid, or the problems that stop
+    reading or placing it."""
     try:
-        array, grid = read_image(path, dtype=None)
+        array, _ = read_on_reference(path, reference)
+    except RuleError as exc:
+        return None, [Problem(path.name, exc.rule, exc.message)]
+    except GridMismatch as exc:
+        return None, [Problem(path.name, "prediction-grid", str(exc))]
     except (OSError, RuntimeError) as exc:
         return None, [
             Problem(path.name, "unreadable", f"cannot be read as an image ({str(exc)[:160]})")
-        ]
-    expected = read_grid(reference)
-    if not grid.same_shape(expected):
-        return None, [
-            Problem(
-                path.name,
-                "prediction-grid",
-                f"shape {grid.shape} differs from the reference shape {expected.shape}",
-            )
-        ]
-    if not grid.same_spacing(expected):
-        return None, [
-            Problem(
-                path.name,
-                "prediction-grid",
-                f"spacing {grid.spacing} mm differs from the reference spacing {expected.spacing} mm",
-            )
         ]
     return array, []
 
@@ -248,10 +250,11 @@ def _check_mask_prediction(path: Path, reference: Path) -> list[Problem]:
     return []
 
 
-def read_mask_prediction(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """A validated mask file as ``(mask, probability)``: a file holding only 0 and 1 is a
-    mask without probability; any other values in [0, 1] are a probability, mask ``≥ 0.5``."""
-    array, _ = read_image(path, dtype=np.float32)
+def read_mask_prediction(path: Path, reference: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A validated mask file on its ``reference``'s grid as ``(mask, probability)``: a file
+    holding only 0 and 1 is a mask without probability; any other values in [0, 1] are a
+    probability, mask ``≥ 0.5``."""
+    array = read_on_reference(path, reference)[0].astype(np.float32, copy=False)
     if np.isin(array, (0.0, 1.0)).all():
         return array >= 0.5, None
     return array >= 0.5, array
@@ -306,6 +309,15 @@ def score(
     task = get_task(task_name)
     dataset = Dataset(data, task)
     submission = validate_submission(task, dataset, Path(predictions), folds, scores_csv)
+    if submission.reoriented:
+        shown = [f"{file} ({how})" for file, how in list(submission.reoriented.items())[:5]]
+        log.warning(
+            "%d prediction file(s) on their reference's grid in another axis order were "
+            "reoriented onto it: %s%s",
+            len(submission.reoriented),
+            ", ".join(shown),
+            ", ..." if len(submission.reoriented) > len(shown) else "",
+        )
     profile = dataset.dataset_json.get("mskbench", {}).get("phantom", {}).get("profile", "custom")
     prediction_fp = data_fingerprint(Path(predictions))
     record = RunRecord(
@@ -327,6 +339,7 @@ def score(
         config={
             "predictions": str(Path(predictions).resolve()),
             "predictions_fingerprint": prediction_fp,
+            **({"reoriented": submission.reoriented} if submission.reoriented else {}),
         },
         data_fingerprint=dataset.fingerprint,
         split_fingerprint=dataset.split_fingerprint,
@@ -347,7 +360,7 @@ def score(
         metrics, attributes, paths = [], [], []
         for case_id, role in cases:
             case = dataset.load(case_id)
-            prediction = _prediction_of(submission, case_id)
+            prediction = _prediction_of(submission, case_id, dataset.layout.label(case_id))
             rows = case_metric_rows(task, case, prediction, role)
             metrics.append(rows)
             attributes.append(attribute_rows(task, case, rows))
@@ -395,14 +408,15 @@ def score(
     )
 
 
-def _prediction_of(submission: Submission, case_id: str) -> Prediction:
-    """The submitted label map and masks of one case as a `Prediction`."""
+def _prediction_of(submission: Submission, case_id: str, reference: Path) -> Prediction:
+    """The submitted label map and masks of one case as a `Prediction` on the grid of its
+    ``reference`` label map."""
     label = None
     if case_id in submission.files:
-        label = read_image(submission.files[case_id], dtype=None)[0].astype(np.uint8)
+        label = read_on_reference(submission.files[case_id], reference)[0].astype(np.uint8)
     masks, probabilities = {}, {}
     for name, path in submission.mask_files.get(case_id, {}).items():
-        masks[name], probability = read_mask_prediction(path)
+        masks[name], probability = read_mask_prediction(path, reference)
         if probability is not None:
             probabilities[name] = probability
     return Prediction(label=label, masks=masks, mask_probabilities=probabilities)
