@@ -506,13 +506,21 @@ def score_command(
     ] = None,
     db: DbOption = DEFAULT_DB,
     max_voxels: MaxVoxelsOption = None,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks", help="Read links in the predictions folder that lead outside it."
+        ),
+    ] = False,
 ) -> None:
     """Score predictions made by any tool (nnU-Net, MONAI, in-house) into the results."""
     from mskbench.harness.scoring import score
     from mskbench.tasks.contract.header import voxel_limit
 
     with bad_input_exits(), voxel_limit(max_voxels):
-        outcome = score(task, data, predictions, name, db, _parse_folds(folds), scores)
+        outcome = score(
+            task, data, predictions, name, db, _parse_folds(folds), scores, follow_symlinks
+        )
     console.print(
         f"scored {name!r} as run [bold]{outcome.run_id}[/] (folds {outcome.folds_run}) → {db}"
     )

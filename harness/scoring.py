@@ -15,6 +15,7 @@ A submission may hold label maps, masks, or both; whatever kind it holds, it mus
 for every evaluated case. A submission of masks only is measured on the reference
 structures (seed 002's "manual segmentation" groups).
 
+Every file naming a case is checked, also those of cases the chosen folds do not score.
 Predictions are compared with their reference on the full geometry (shape, spacing,
 direction cosines, origin; `tasks.contract.orientation`): one stored in another axis
 order or with flipped axes of the same physical grid (LAS instead of RAS, axes permuted)
@@ -27,7 +28,9 @@ bomb), ``prediction-grid`` (another physical grid than the reference: shape, spa
 direction or origin differ; the message says which, e.g. "origin differs by 50.0 mm"),
 ``label-value`` (a value outside the label map, or non-integer), ``mask-value`` (a mask
 value outside [0, 1]), ``non-finite`` (NaN/inf), ``unknown-case`` (a file naming no case
-of the dataset), and for ``--scores`` CSVs ``scores-csv``.
+of the dataset), ``symlink`` (a link in the folder leading outside it, unless
+``--follow-symlinks``), and for ``--scores`` CSVs ``scores-csv``. ``--folds`` naming no
+fold of splits.json is refused like ``bench run --folds``, before anything is read.
 """
 
 from __future__ import annotations
@@ -41,12 +44,17 @@ import numpy as np
 import pandas as pd
 from mskbench.harness.evaluation import attribute_rows, case_metric_rows
 from mskbench.harness.models.protocol import Prediction
-from mskbench.harness.prediction_folder import read_on_reference, reorientations
+from mskbench.harness.prediction_folder import (
+    prediction_files,
+    read_on_reference,
+    reorientations,
+)
 from mskbench.harness.provenance import git_commit, package_version, package_versions
 from mskbench.harness.runner import RunOutcome, _now
 from mskbench.harness.store import FoldRecord, RunRecord, Store
 from mskbench.tasks import get_task
 from mskbench.tasks.contract import (
+    ContractError,
     Dataset,
     Problem,
     ValidationError,
@@ -54,7 +62,6 @@ from mskbench.tasks.contract import (
     json_sha256,
 )
 from mskbench.tasks.contract.errors import RuleError
-from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
 from mskbench.tasks.contract.orientation import GridMismatch
 from mskbench.tasks.spec import TaskSpec
 
@@ -116,14 +123,6 @@ def validate_scores(
     return table.assign(score=scores), problems
 
 
-def _prediction_files(folder: Path) -> dict[str, Path]:
-    files = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.name.endswith(FILE_ENDINGS):
-            files[strip_ending(path.name)] = path
-    return files
-
-
 def _split_mask_files(
     files: dict[str, Path], known: set[str], masks: tuple[str, ...]
 ) -> tuple[dict[str, Path], dict[str, dict[str, Path]]]:
@@ -141,7 +140,17 @@ def _split_mask_files(
 
 
 def evaluated_cases(dataset: Dataset, folds: list[int] | None) -> dict[int, list[tuple[str, str]]]:
-    """Cases to score by fold: each fold's test cases; the external set with the first fold."""
+    """Cases to score by fold: each fold's test cases; the external set with the first fold.
+
+    Raises `ContractError` when ``folds`` is empty or names a fold splits.json lacks."""
+    available = [f.index for f in dataset.splits.folds]
+    unknown = [f for f in folds or [] if f not in available]
+    if unknown:
+        raise ContractError(
+            f"folds {unknown} do not exist; {dataset.layout.splits_json} has folds {available}"
+        )
+    if folds == []:
+        raise ContractError(f"no fold chosen; {dataset.layout.splits_json} has folds {available}")
     chosen = [f for f in dataset.splits.folds if folds is None or f.index in folds]
     out = {f.index: [(c, "test") for c in f.test] for f in chosen}
     if chosen and dataset.splits.external:
@@ -155,14 +164,17 @@ def validate_submission(
     folder: Path,
     folds: list[int] | None,
     scores_csv: Path | None = None,
+    follow_symlinks: bool = False,
 ) -> Submission:
     """Check every prediction before anything is written; raises `ValidationError`."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such predictions folder")
-    known = set(dataset.case_ids)
-    files, mask_files = _split_mask_files(_prediction_files(folder), known, task.mask_names)
     cases_by_fold = evaluated_cases(dataset, folds)
-    problems: list[Problem] = []
+    known = set(dataset.case_ids)
+    found, problems = prediction_files(folder, follow_symlinks)
+    if problems:  # before any file is read: a link may lead anywhere
+        raise ValidationError(folder, problems)
+    files, mask_files = _split_mask_files(found, known, task.mask_names)
     submitted_masks = sorted({m for by_mask in mask_files.values() for m in by_mask})
     want_labels = bool(files) or not submitted_masks
     problems += [
@@ -175,11 +187,14 @@ def validate_submission(
         if case_id not in known
     ]
     allowed = set(task.label_values)
-    for case_id, _ in (c for cases in cases_by_fold.values() for c in cases):
+    evaluated = {case_id for cases in cases_by_fold.values() for case_id, _ in cases}
+    for case_id in dataset.case_ids:  # files of cases no chosen fold scores are checked too
         reference = dataset.layout.label(case_id)
         for mask in submitted_masks:
             mask_path = mask_files.get(case_id, {}).get(mask)
             if mask_path is None:
+                if case_id not in evaluated:
+                    continue
                 problems.append(
                     Problem(
                         f"{case_id}_{mask}.nii.gz",
@@ -193,6 +208,8 @@ def validate_submission(
             continue
         path = files.get(case_id)
         if path is None:
+            if case_id not in evaluated:
+                continue
             problems.append(
                 Problem(
                     f"{case_id}.nii.gz",
@@ -303,12 +320,15 @@ def score(
     db: Path,
     folds: list[int] | None = None,
     scores_csv: Path | None = None,
+    follow_symlinks: bool = False,
 ) -> RunOutcome:
     """Validate and score a predictions folder into the store (see the module docstring)."""
     started = time.perf_counter()
     task = get_task(task_name)
     dataset = Dataset(data, task)
-    submission = validate_submission(task, dataset, Path(predictions), folds, scores_csv)
+    submission = validate_submission(
+        task, dataset, Path(predictions), folds, scores_csv, follow_symlinks
+    )
     if submission.reoriented:
         shown = [f"{file} ({how})" for file, how in list(submission.reoriented.items())[:5]]
         log.warning(
