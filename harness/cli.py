@@ -53,6 +53,15 @@ ProfileOption = Annotated[
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the phantom and of the splits.")]
+MaxVoxelsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-voxels",
+        min=1,
+        help="Largest voxel count an image header may declare (default 2^28, or "
+        "MSKBENCH_MAX_VOXELS); larger files are rejected (too-large) before reading.",
+    ),
+]
 
 
 def _bad_input(message: str) -> typer.Exit:
@@ -177,13 +186,15 @@ def data_prepare(
 def data_validate(
     root: Annotated[Path, typer.Argument(help="Dataset folder in the mskbench layout.")],
     task: TaskOption,
+    max_voxels: MaxVoxelsOption = None,
 ) -> None:
     """Check a dataset folder against the data contract; report every problem at once."""
     from mskbench.tasks.contract import ValidationError, validate_dataset
+    from mskbench.tasks.contract.header import voxel_limit
     from mskbench.tasks.contract.layout import CASES_CSV
     from mskbench.tasks.contract.validate import read_cases_csv
 
-    with bad_input_exits():
+    with bad_input_exits(), voxel_limit(max_voxels):
         spec = _task(task)
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such dataset folder")
@@ -391,11 +402,13 @@ def run_command(
     weights: Annotated[
         Path | None, typer.Option("--weights", help="Local checkpoint to start from.")
     ] = None,
+    max_voxels: MaxVoxelsOption = None,
 ) -> None:
     """Train and evaluate a model on a task: cross-validation, metrics, DuckDB results."""
     from mskbench.harness.runner import RunFailed, RunRequest, run
     from mskbench.harness.training.runtime import DEVICES
     from mskbench.tasks import PROFILES
+    from mskbench.tasks.contract.header import voxel_limit
 
     _choice(profile, PROFILES, "--profile")
     if device not in DEVICES and not device.startswith("cuda:"):
@@ -406,7 +419,7 @@ def run_command(
         task=task, model=model, profile=profile, seed=seed, folds=_parse_folds(folds), device=device, db=db,
         data=data, data_seed=data_seed, resume=resume, max_epochs=max_epochs, weights=weights,
     )  # fmt: skip
-    with bad_input_exits():
+    with bad_input_exits(), voxel_limit(max_voxels):
         try:
             with _RunProgress() as observer:
                 outcome = run(request, observer)
@@ -501,14 +514,24 @@ def score_command(
         str | None, typer.Option("--folds", help="Comma-separated folds to score (default: all).")
     ] = None,
     db: DbOption = DEFAULT_DB,
+    max_voxels: MaxVoxelsOption = None,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks", help="Read links in the predictions folder that lead outside it."
+        ),
+    ] = False,
 ) -> None:
     """Score predictions made by any tool (nnU-Net, MONAI, in-house) into the results."""
     from mskbench.harness.scoring import score
+    from mskbench.tasks.contract.header import voxel_limit
 
     if predictions is None and scores is None:
         raise _bad_input("nothing to score: pass --predictions DIR, --scores CSV, or both")
-    with bad_input_exits():
-        outcome = score(task, data, predictions, name, db, _parse_folds(folds), scores)
+    with bad_input_exits(), voxel_limit(max_voxels):
+        outcome = score(
+            task, data, predictions, name, db, _parse_folds(folds), scores, follow_symlinks
+        )
     console.print(
         f"scored {name!r} as run [bold]{outcome.run_id}[/] (folds {outcome.folds_run}) → {db}"
     )

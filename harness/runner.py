@@ -39,6 +39,7 @@ from mskbench.harness.provenance import git_commit, package_version, package_ver
 from mskbench.harness.store import FoldRecord, RunRecord, Store
 from mskbench.tasks import get_task
 from mskbench.tasks.contract import Dataset, validation_subjects, write_image
+from mskbench.tasks.contract.safepath import check_case_id, inside
 from mskbench.tasks.phantoms import prepare_phantom
 from mskbench.tasks.spec import TaskSpec
 
@@ -166,19 +167,21 @@ def write_prediction(
 ) -> Path | None:
     """Write a prediction on its case's grid: the label map as ``<case>.nii.gz`` and each
     mask as ``<case>_<mask>.nii.gz`` (0/1). Returns the label map's path, else the first
-    mask's, else None (a prediction of case scores only writes no file)."""
+    mask's, else None (a prediction of case scores only writes no file). Every path must
+    stay inside ``root`` (`safepath.inside`), links resolved, or nothing is written."""
     if not isinstance(prediction, Prediction):
         prediction = Prediction(label=prediction)
     if prediction.label is None and not prediction.masks:
         return None
-    folder = root / run_id / f"fold{fold}"
+    case_id = check_case_id(case.case_id)
+    folder = inside(root, root / run_id / f"fold{fold}")
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     if prediction.label is not None:
-        paths.append(folder / f"{case.case_id}.nii.gz")
+        paths.append(inside(root, folder / f"{case_id}.nii.gz"))
         write_image(paths[-1], prediction.label.astype(np.uint8, copy=False), grid=case.grid)
     for name, mask in prediction.masks.items():
-        paths.append(folder / f"{case.case_id}_{name}.nii.gz")
+        paths.append(inside(root, folder / f"{case_id}_{name}.nii.gz"))
         write_image(paths[-1], (np.asarray(mask) != 0).astype(np.uint8), grid=case.grid)
     return paths[0]
 

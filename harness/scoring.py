@@ -19,15 +19,27 @@ Case-level classification scores come as a CSV (``--scores``, `mskbench.harness.
 ``case_id,target[,class],score``), alone (a pure classifier: no predictions folder) or
 beside the files; they are stored as the runner stores a model's scores.
 
+Every file naming a case is checked, also those of cases the chosen folds do not score.
+Predictions are compared with their reference on the full geometry (shape, spacing,
+direction cosines, origin; `tasks.contract.orientation`): one stored in another axis
+order or with flipped axes of the same physical grid (LAS instead of RAS, axes permuted)
+is reoriented onto the reference grid — logged, and kept in the run's config as
+``reoriented`` — any other grid is rejected.
+
 Rules: ``missing-prediction`` (an evaluated case without a file), ``unreadable``,
-``prediction-grid`` (shape or spacing differs from the reference), ``label-value`` (a
-value outside the label map, or non-integer), ``mask-value`` (a mask value outside
-[0, 1]), ``non-finite`` (NaN/inf), ``unknown-case`` (a file naming no case of the
-dataset), and for ``--scores`` CSVs those of `mskbench.harness.scores_csv`.
+``too-large`` (a header declaring more voxels than ``--max-voxels``, or a decompression
+bomb), ``prediction-grid`` (another physical grid than the reference: shape, spacing,
+direction or origin differ; the message says which, e.g. "origin differs by 50.0 mm"),
+``label-value`` (a value outside the label map, or non-integer), ``mask-value`` (a mask
+value outside [0, 1]), ``non-finite`` (NaN/inf), ``unknown-case`` (a file naming no case
+of the dataset), ``symlink`` (a link in the folder leading outside it, unless
+``--follow-symlinks``), and for ``--scores`` CSVs those of `mskbench.harness.scores_csv`. ``--folds`` naming no
+fold of splits.json is refused like ``bench run --folds``, before anything is read.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +48,11 @@ import numpy as np
 import pandas as pd
 
 from mskbench.harness.evaluation import attribute_rows, case_metric_rows, case_score_rows
+from mskbench.harness.prediction_folder import (
+    prediction_files,
+    read_on_reference,
+    reorientations,
+)
 from mskbench.harness.provenance import git_commit, package_version, package_versions
 from mskbench.harness.runner import RunOutcome, _now
 from mskbench.harness.scores_csv import read_scores
@@ -43,17 +60,19 @@ from mskbench.harness.store import FoldRecord, RunRecord, Store
 from mskbench.tasks import get_task
 from mskbench.tasks.case import Prediction, Score
 from mskbench.tasks.contract import (
+    ContractError,
     Dataset,
     Problem,
     ValidationError,
     data_fingerprint,
     json_sha256,
-    read_grid,
-    read_image,
 )
+from mskbench.tasks.contract.errors import RuleError
 from mskbench.tasks.contract.fingerprint import file_sha256
-from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
+from mskbench.tasks.contract.orientation import GridMismatch
 from mskbench.tasks.spec import TaskSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,7 @@ class Submission:
     cases_by_fold: dict[int, list[tuple[str, str]]]  # fold → [(case_id, split)]
     scores: dict[str, dict[str, Score]] = field(default_factory=dict)  # case → target → score
     mask_files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    reoriented: dict[str, str] = field(default_factory=dict)  # file name → how
 
     def path_of(self, case_id: str) -> Path | None:
         """The case's label map, else its first mask file, else None (scores only)."""
@@ -74,14 +94,6 @@ class Submission:
             return self.files[case_id]
         masks = self.mask_files.get(case_id)
         return next(iter(masks.values())) if masks else None
-
-
-def _prediction_files(folder: Path) -> dict[str, Path]:
-    files = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.name.endswith(FILE_ENDINGS):
-            files[strip_ending(path.name)] = path
-    return files
 
 
 def _split_mask_files(
@@ -101,7 +113,17 @@ def _split_mask_files(
 
 
 def evaluated_cases(dataset: Dataset, folds: list[int] | None) -> dict[int, list[tuple[str, str]]]:
-    """Cases to score by fold: each fold's test cases; the external set with the first fold."""
+    """Cases to score by fold: each fold's test cases; the external set with the first fold.
+
+    Raises `ContractError` when ``folds`` is empty or names a fold splits.json lacks."""
+    available = [f.index for f in dataset.splits.folds]
+    unknown = [f for f in folds or [] if f not in available]
+    if unknown:
+        raise ContractError(
+            f"folds {unknown} do not exist; {dataset.layout.splits_json} has folds {available}"
+        )
+    if folds == []:
+        raise ContractError(f"no fold chosen; {dataset.layout.splits_json} has folds {available}")
     chosen = [f for f in dataset.splits.folds if folds is None or f.index in folds]
     out = {f.index: [(c, "test") for c in f.test] for f in chosen}
     if chosen and dataset.splits.external:
@@ -115,6 +137,7 @@ def validate_submission(
     folder: Path | None,
     folds: list[int] | None,
     scores_csv: Path | None = None,
+    follow_symlinks: bool = False,
 ) -> Submission:
     """Check every prediction before anything is written; raises `ValidationError`.
 
@@ -123,16 +146,20 @@ def validate_submission(
         raise ValueError("nothing to score: give a predictions folder, a scores CSV, or both")
     if folder is not None and not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such predictions folder")
-    known = set(dataset.case_ids)
-    found = _prediction_files(folder) if folder is not None else {}
-    files, mask_files = _split_mask_files(found, known, task.mask_names)
     cases_by_fold = evaluated_cases(dataset, folds)
+    known = set(dataset.case_ids)
+    found: dict[str, Path] = {}
     problems: list[Problem] = []
-    if folder is not None and task.segmentation is None:
-        problems.append(
-            Problem(folder.name, "unknown-case", f"task {task.name} has no label map or masks "
-                    "to predict; give case scores with --scores")
-        )  # fmt: skip
+    if folder is not None:
+        found, problems = prediction_files(folder, follow_symlinks)
+        if problems:  # before any file is read: a link may lead anywhere
+            raise ValidationError(folder, problems)
+        if task.segmentation is None:
+            problems.append(
+                Problem(folder.name, "unknown-case", f"task {task.name} has no label map or "
+                        "masks to predict; give case scores with --scores")
+            )  # fmt: skip
+    files, mask_files = _split_mask_files(found, known, task.mask_names)
     submitted_masks = sorted({m for by_mask in mask_files.values() for m in by_mask})
     want_labels = bool(files) or not submitted_masks
     problems += [
@@ -145,13 +172,16 @@ def validate_submission(
         if case_id not in known
     ]
     allowed = set(task.label_values)
-    for case_id, _ in (c for cases in cases_by_fold.values() for c in cases):
+    evaluated = {case_id for cases in cases_by_fold.values() for case_id, _ in cases}
+    for case_id in dataset.case_ids:  # files of cases no chosen fold scores are checked too
         if folder is None or task.segmentation is None:
             break
         reference = dataset.layout.label(case_id)
         for mask in submitted_masks:
             mask_path = mask_files.get(case_id, {}).get(mask)
             if mask_path is None:
+                if case_id not in evaluated:
+                    continue
                 problems.append(
                     Problem(
                         f"{case_id}_{mask}.nii.gz",
@@ -165,6 +195,8 @@ def validate_submission(
             continue
         path = files.get(case_id)
         if path is None:
+            if case_id not in evaluated:
+                continue
             problems.append(
                 Problem(
                     f"{case_id}.nii.gz",
@@ -176,40 +208,29 @@ def validate_submission(
         problems += _check_prediction(path, reference, allowed, task)
     scores: dict[str, dict[str, Score]] = {}
     if scores_csv is not None:
-        evaluated = [c for cases in cases_by_fold.values() for c, _ in cases]
-        scores, score_problems = read_scores(Path(scores_csv), task, known, evaluated)
+        scored = [c for cases in cases_by_fold.values() for c, _ in cases]
+        scores, score_problems = read_scores(Path(scores_csv), task, known, scored)
         problems += score_problems
     if problems:
         raise ValidationError(folder or Path(scores_csv), problems)
-    return Submission(
-        {c: p for c, p in files.items() if c in known}, cases_by_fold, scores, mask_files
-    )
+    labels = {c: p for c, p in files.items() if c in known}
+    references = {p: dataset.layout.label(c) for c, p in labels.items()}
+    references |= {p: dataset.layout.label(c) for c, m in mask_files.items() for p in m.values()}
+    return Submission(labels, cases_by_fold, scores, mask_files, reorientations(references))
 
 
 def _read_on_grid(path: Path, reference: Path) -> tuple[np.ndarray | None, list[Problem]]:
-    """The array of a prediction file, or the problems that stop reading or placing it."""
+    """The array of a prediction file on its reference grid, or the problems that stop
+    reading or placing it."""
     try:
-        array, grid = read_image(path, dtype=None)
+        array, _ = read_on_reference(path, reference)
+    except RuleError as exc:
+        return None, [Problem(path.name, exc.rule, exc.message)]
+    except GridMismatch as exc:
+        return None, [Problem(path.name, "prediction-grid", str(exc))]
     except (OSError, RuntimeError) as exc:
         return None, [
             Problem(path.name, "unreadable", f"cannot be read as an image ({str(exc)[:160]})")
-        ]
-    expected = read_grid(reference)
-    if not grid.same_shape(expected):
-        return None, [
-            Problem(
-                path.name,
-                "prediction-grid",
-                f"shape {grid.shape} differs from the reference shape {expected.shape}",
-            )
-        ]
-    if not grid.same_spacing(expected):
-        return None, [
-            Problem(
-                path.name,
-                "prediction-grid",
-                f"spacing {grid.spacing} mm differs from the reference spacing {expected.spacing} mm",
-            )
         ]
     return array, []
 
@@ -234,10 +255,11 @@ def _check_mask_prediction(path: Path, reference: Path) -> list[Problem]:
     return []
 
 
-def read_mask_prediction(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """A validated mask file as ``(mask, probability)``: a file holding only 0 and 1 is a
-    mask without probability; any other values in [0, 1] are a probability, mask ``≥ 0.5``."""
-    array, _ = read_image(path, dtype=np.float32)
+def read_mask_prediction(path: Path, reference: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A validated mask file on its ``reference``'s grid as ``(mask, probability)``: a file
+    holding only 0 and 1 is a mask without probability; any other values in [0, 1] are a
+    probability, mask ``≥ 0.5``."""
+    array = read_on_reference(path, reference)[0].astype(np.float32, copy=False)
     if np.isin(array, (0.0, 1.0)).all():
         return array >= 0.5, None
     return array >= 0.5, array
@@ -286,6 +308,7 @@ def score(
     db: Path,
     folds: list[int] | None = None,
     scores_csv: Path | None = None,
+    follow_symlinks: bool = False,
 ) -> RunOutcome:
     """Validate and score a predictions folder and/or a scores CSV into the store (see the
     module docstring)."""
@@ -293,7 +316,16 @@ def score(
     task = get_task(task_name)
     dataset = Dataset(data, task)
     folder = Path(predictions) if predictions is not None else None
-    submission = validate_submission(task, dataset, folder, folds, scores_csv)
+    submission = validate_submission(task, dataset, folder, folds, scores_csv, follow_symlinks)
+    if submission.reoriented:
+        shown = [f"{file} ({how})" for file, how in list(submission.reoriented.items())[:5]]
+        log.warning(
+            "%d prediction file(s) on their reference's grid in another axis order were "
+            "reoriented onto it: %s%s",
+            len(submission.reoriented),
+            ", ".join(shown),
+            ", ..." if len(submission.reoriented) > len(shown) else "",
+        )
     profile = dataset.dataset_json.get("mskbench", {}).get("phantom", {}).get("profile", "custom")
     prediction_fp = _submission_fingerprint(folder, scores_csv)
     record = RunRecord(
@@ -316,6 +348,7 @@ def score(
             "predictions": str(folder.resolve()) if folder is not None else None,
             "scores": str(Path(scores_csv).resolve()) if scores_csv is not None else None,
             "predictions_fingerprint": prediction_fp,
+            **({"reoriented": submission.reoriented} if submission.reoriented else {}),
         },
         data_fingerprint=dataset.fingerprint,
         split_fingerprint=dataset.split_fingerprint,
@@ -336,7 +369,7 @@ def score(
         metrics, scores, attributes, paths = [], [], [], []
         for case_id, role in cases:
             case = dataset.load(case_id)
-            prediction = _prediction_of(submission, case_id)
+            prediction = _prediction_of(submission, case_id, dataset.layout.label(case_id))
             rows = case_metric_rows(task, case, prediction, role)
             metrics.append(rows)
             scores.append(case_score_rows(task, case, prediction, role))
@@ -390,14 +423,15 @@ def _submission_fingerprint(folder: Path | None, scores_csv: Path | None) -> str
     return scores if files is None else json_sha256({"files": files, "scores": scores})
 
 
-def _prediction_of(submission: Submission, case_id: str) -> Prediction:
-    """The submitted label map and masks of one case as a `Prediction`."""
+def _prediction_of(submission: Submission, case_id: str, reference: Path) -> Prediction:
+    """The submitted label map and masks of one case as a `Prediction` on the grid of its
+    ``reference`` label map."""
     label = None
     if case_id in submission.files:
-        label = read_image(submission.files[case_id], dtype=None)[0].astype(np.uint8)
+        label = read_on_reference(submission.files[case_id], reference)[0].astype(np.uint8)
     masks, probabilities = {}, {}
     for name, path in submission.mask_files.get(case_id, {}).items():
-        masks[name], probability = read_mask_prediction(path)
+        masks[name], probability = read_mask_prediction(path, reference)
         if probability is not None:
             probabilities[name] = probability
     return Prediction(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from mskbench.harness.prediction_folder import read_on_reference
 from mskbench.harness.report import metric_header
 from mskbench.leaderboard import queries
 from mskbench.leaderboard.context import PageContext
@@ -18,7 +19,7 @@ from mskbench.leaderboard.taskview import structure_label, value_metrics
 from mskbench.leaderboard.viewer import draw_slice
 from mskbench.leaderboard.widgets import number, show_table
 from mskbench.tasks import get_task
-from mskbench.tasks.contract import Dataset, read_image
+from mskbench.tasks.contract import Dataset
 from mskbench.tasks.show import default_slice
 
 TITLE = "Case viewer"
@@ -29,9 +30,11 @@ FLAG = "absent"
 def load_case(
     data_root: str, task_name: str, case_id: str, prediction: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:
-    """First image channel, reference, prediction and spacing (mm) of one case."""
-    case = Dataset(data_root, get_task(task_name), validate=False).load(case_id, with_maps=False)
-    predicted, _ = read_image(prediction, dtype=None)
+    """First image channel, reference, prediction (on the reference grid, reoriented like
+    `bench score` does) and spacing (mm) of one case."""
+    dataset = Dataset(data_root, get_task(task_name), validate=False)
+    case = dataset.load(case_id, with_maps=False)
+    predicted, _ = read_on_reference(Path(prediction), dataset.layout.label(case_id))
     return case.image[0], case.label, predicted.astype(np.uint8), tuple(case.spacing)
 
 

@@ -11,9 +11,21 @@ import pandas as pd
 from mskbench.tasks.case import Case
 from mskbench.tasks.contract.fingerprint import data_fingerprint
 from mskbench.tasks.contract.imageio import read_image
-from mskbench.tasks.contract.layout import ContractError, Layout, layout_for, read_dataset_json
+from mskbench.tasks.contract.layout import (
+    CASES_CSV,
+    ContractError,
+    Layout,
+    layout_for,
+    read_dataset_json,
+)
+from mskbench.tasks.contract.safepath import case_id_problem
 from mskbench.tasks.contract.splits import Fold, Splits, read_splits
-from mskbench.tasks.contract.validate import ValidationError, read_cases_csv, validate_dataset
+from mskbench.tasks.contract.validate import (
+    Problem,
+    ValidationError,
+    read_cases_csv,
+    validate_dataset,
+)
 from mskbench.tasks.spec import TaskSpec
 
 
@@ -21,7 +33,9 @@ class Dataset:
     """A dataset folder for one task: its cases table, frozen splits and fingerprints.
 
     ``validate=True`` (default) checks the whole folder first and raises
-    `ValidationError` listing every problem.
+    `ValidationError` listing every problem. Even without it, case ids that are not plain
+    names (rule ``case-id``) are refused, so no id from cases.csv can become a path
+    outside the dataset.
     """
 
     def __init__(self, root: str | Path, task: TaskSpec, validate: bool = True) -> None:
@@ -36,6 +50,13 @@ class Dataset:
         self.cases: pd.DataFrame = read_cases_csv(self.layout.cases_csv, task).set_index(
             "case_id", drop=False
         )
+        unsafe = [
+            Problem(CASES_CSV, "case-id", f"case_id {problem}")
+            for problem in map(case_id_problem, self.cases["case_id"])
+            if problem is not None
+        ]
+        if unsafe:
+            raise ValidationError(self.root, unsafe)
         splits = read_splits(self.root)
         if splits is None:
             raise ContractError(

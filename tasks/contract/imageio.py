@@ -8,6 +8,7 @@ prediction can be written back on its image's grid.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,15 @@ import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
+from mskbench.tasks.contract.errors import ContractError, TooLargeError
+from mskbench.tasks.contract.header import check_header
+
 #: File endings read as single files; a directory is read as a DICOM series.
 FILE_ENDINGS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+#: ``/path/to/file.cxx:99:`` in SimpleITK messages, and ``sitk::ERROR:`` /
+#: ``ITK ERROR: NrrdImageIO(0x55...):`` prefixes.
+_SOURCE_LOCATION = re.compile(r"\S+\.(?:cxx|hxx|cpp|h):\d+:?")
+_ERROR_PREFIX = re.compile(r"^(?:sitk::ERROR:|ITK ERROR:(?: \w+\(0x[0-9a-f]+\):)?)\s*")
 
 
 @dataclass(frozen=True)
@@ -67,15 +75,22 @@ def _is_nifti(path: Path) -> bool:
     return path.name.endswith((".nii", ".nii.gz"))
 
 
-def read_image(path: str | Path, dtype: type | None = np.float32) -> tuple[np.ndarray, Grid]:
-    """Read ``path`` and return ``(array, grid)``; ``dtype=None`` keeps the stored type.
+def _sitk_message(exc: RuntimeError) -> str:
+    """SimpleITK's error text without its C++ source locations and ``ITK ERROR`` prefixes:
+    the first meaningful line (and the last one when the first only introduces it)."""
+    lines = []
+    for line in str(exc).splitlines():
+        line = _SOURCE_LOCATION.sub("", line).strip()
+        line = _ERROR_PREFIX.sub("", line).strip()
+        if line and not line.startswith("Exception thrown in SimpleITK"):
+            lines.append(line)
+    if not lines:
+        return "SimpleITK could not read it"
+    first = lines[0]
+    return f"{first} {lines[-1]}" if first.endswith(":") and len(lines) > 1 else first
 
-    NIfTI voxels are read with nibabel because SimpleITK's NIfTI reader silently replaces
-    NaN and ±inf by 0 (SimpleITK 2.5), which would hide broken maps from validation; the
-    geometry still comes from SimpleITK's header reader, so all formats share one grid
-    convention.
-    """
-    path = Path(path)
+
+def _read_voxels(path: Path) -> tuple[np.ndarray, Grid]:
     if _is_nifti(path):
         grid = read_grid(path)
         try:
@@ -84,27 +99,59 @@ def read_image(path: str | Path, dtype: type | None = np.float32) -> tuple[np.nd
             raise OSError(f"{path}: {exc}") from exc
         if array.ndim != len(grid.shape):
             raise OSError(f"{path}: {array.ndim} axes of data, {len(grid.shape)} in the header")
-        array = np.ascontiguousarray(array.transpose(tuple(range(array.ndim))[::-1]))
-        return (array if dtype is None else array.astype(dtype, copy=False)), grid
+        return np.ascontiguousarray(array.transpose(tuple(range(array.ndim))[::-1])), grid
     image = _read_sitk(path)
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise OSError(
             f"{path}: has {image.GetNumberOfComponentsPerPixel()} components per voxel, expected 1"
         )
-    array = sitk.GetArrayFromImage(image)
-    if dtype is not None:
-        array = array.astype(dtype, copy=False)
-    return array, _grid_of(image)
+    return sitk.GetArrayFromImage(image), _grid_of(image)
+
+
+def read_image(path: str | Path, dtype: type | None = np.float32) -> tuple[np.ndarray, Grid]:
+    """Read ``path`` and return ``(array, grid)``; ``dtype=None`` keeps the stored type.
+
+    The header is checked first (`header.check_header`: voxel count and decompression
+    ratio, rule ``too-large``), and running out of memory while reading is the same
+    `TooLargeError`, so no file can make the reader allocate without bound. Other failures
+    are ``OSError`` with SimpleITK's message cleaned of its C++ source paths.
+
+    NIfTI voxels are read with nibabel because SimpleITK's NIfTI reader silently replaces
+    NaN and ±inf by 0 (SimpleITK 2.5), which would hide broken maps from validation; the
+    geometry still comes from SimpleITK's header reader, so all formats share one grid
+    convention.
+    """
+    path = Path(path)
+    try:
+        check_header(path)
+        array, grid = _read_voxels(path)
+        return (array if dtype is None else array.astype(dtype, copy=False)), grid
+    except MemoryError as exc:
+        raise TooLargeError(path, "ran out of memory reading its voxels") from exc
+    except ContractError:
+        raise
+    except RuntimeError as exc:
+        message = _sitk_message(exc)
+        if "allocate memory" in message:
+            raise TooLargeError(path, f"ran out of memory reading its voxels ({message})") from exc
+        raise OSError(f"{path}: {message}") from exc
+    except (nib.filebasedimages.ImageFileError, EOFError, ValueError, zlib.error) as exc:
+        raise OSError(f"{path}: {exc}") from exc
 
 
 def read_grid(path: str | Path) -> Grid:
-    """Read only the header of ``path`` (fast; no pixel data)."""
+    """Read only the header of ``path`` (fast; no pixel data). A DICOM series is read
+    whole, after its headers passed `header.check_header`."""
     path = Path(path)
     if path.is_dir():
+        check_header(path)
         return _grid_of(_read_sitk(path))
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
-    reader.ReadImageInformation()
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise OSError(f"{path}: {_sitk_message(exc)}") from exc
     return Grid(
         shape=tuple(reversed(reader.GetSize())),
         spacing=tuple(float(s) for s in reversed(reader.GetSpacing())),

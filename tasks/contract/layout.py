@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mskbench.tasks.contract.errors import ContractError
 from mskbench.tasks.contract.imageio import FILE_ENDINGS
+from mskbench.tasks.contract.safepath import inside
 from mskbench.tasks.spec import TaskSpec
 
 DATASET_JSON = "dataset.json"
@@ -34,13 +36,13 @@ DICOM = "dicom"
 REQUIRED_CASE_COLUMNS = ("case_id", "subject_id", "site")
 
 
-class ContractError(ValueError):
-    """A dataset that breaks the data contract in a way that stops reading it at all."""
-
-
 @dataclass(frozen=True)
 class Layout:
-    """Paths of one dataset folder."""
+    """Paths of one dataset folder.
+
+    Every path built from a case id passes `safepath.inside`: it must stay inside ``root``,
+    also with links resolved, or `UnsafePathError` is raised before anything is read.
+    """
 
     root: Path
     file_ending: str
@@ -57,20 +59,21 @@ class Layout:
     def splits_json(self) -> Path:
         return self.root / SPLITS_JSON
 
-    def _name(self, stem: str) -> str:
-        return stem if self.file_ending == DICOM else stem + self.file_ending
+    def _path(self, folder: str, stem: str) -> Path:
+        name = stem if self.file_ending == DICOM else stem + self.file_ending
+        return inside(self.root, self.root / folder / name)
 
     def image(self, case_id: str, channel: int) -> Path:
-        return self.root / IMAGES_DIR / self._name(f"{case_id}_{channel:04d}")
+        return self._path(IMAGES_DIR, f"{case_id}_{channel:04d}")
 
     def label(self, case_id: str) -> Path:
-        return self.root / LABELS_DIR / self._name(case_id)
+        return self._path(LABELS_DIR, case_id)
 
     def map(self, case_id: str, name: str) -> Path:
-        return self.root / MAPS_DIR / self._name(f"{case_id}_{name}")
+        return self._path(MAPS_DIR, f"{case_id}_{name}")
 
     def mask(self, case_id: str, name: str) -> Path:
-        return self.root / MASKS_DIR / self._name(f"{case_id}_{name}")
+        return self._path(MASKS_DIR, f"{case_id}_{name}")
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the root, as messages show it."""

@@ -8,11 +8,20 @@ Rules:
 ``target-value``          a classification target's cell holds a value that is not one of
                           its declared classes
 ``target-missing``        an empty target cell where the target does not allow it
+``case-id``               a case id (cases.csv or splits.json) that is not a plain name
+                          (letters, digits, ``._-``, not starting with ``.``, at most 128
+                          characters), or a subject_id or site that is not printable text;
+                          such ids never become paths (`safepath`)
+``symlink``               a dataset file that is a link leading outside the dataset folder
 ``case-not-in-csv``       an image in imagesTr has no row in cases.csv
 ``missing-file``          a row of cases.csv without its image channel or label file (labelsTr
                           only for a task with a segmentation target)
 ``missing-map``           a quantitative map the task needs is missing
 ``unreadable``            a file that cannot be read as an image
+``too-large``             an image whose header declares more voxels than the limit
+                          (``--max-voxels``, ``MSKBENCH_MAX_VOXELS``; default 2²⁸) or far
+                          more bytes than the file holds (a decompression bomb); checked
+                          before any voxel is read (`header`)
 ``dimensionality``        an image with another number of axes than the task's
 ``shape-mismatch``        channels of one series, or the label and its series, differ in shape
 ``spacing-mismatch``      the same for voxel spacing (each series may have its own grid)
@@ -44,10 +53,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mskbench.tasks.contract.errors import TooLargeError, UnsafePathError
 from mskbench.tasks.contract.imageio import Grid, read_image
 from mskbench.tasks.contract.layout import (
     CASES_CSV,
     DATASET_JSON,
+    DICOM,
+    IMAGES_DIR,
     REQUIRED_CASE_COLUMNS,
     SPLITS_JSON,
     ContractError,
@@ -55,6 +67,7 @@ from mskbench.tasks.contract.layout import (
     layout_for,
     read_dataset_json,
 )
+from mskbench.tasks.contract.safepath import case_id_problem, text_problem
 from mskbench.tasks.contract.splits import Splits, read_splits
 from mskbench.tasks.spec import TaskSpec
 from mskbench.tasks.targets import SeriesSpec
@@ -113,11 +126,11 @@ def validate_dataset(
     problems += csv_problems
     if cases is None:
         return sorted(problems)
-    case_ids = cases["case_id"].tolist()
-    known = set(case_ids)
+    known = set(cases["case_id"])
+    case_ids = [c for c in cases["case_id"] if case_id_problem(c) is None]  # never paths
     problems += [
         Problem(
-            layout.relative(layout.image(c, 0)),
+            f"{IMAGES_DIR}/{c}_0000{'' if layout.file_ending == DICOM else layout.file_ending}",
             "case-not-in-csv",
             f"case {c!r} has no row in {CASES_CSV}",
         )
@@ -126,7 +139,10 @@ def validate_dataset(
     ]
 
     def check(case_id: str) -> list[Problem]:
-        found = _check_case_files(layout, task, case_id)
+        try:
+            found = _check_case_files(layout, task, case_id)
+        except UnsafePathError as exc:
+            found = [Problem(layout.relative(exc.path), exc.rule, exc.message)]
         if on_case is not None:
             on_case(case_id)
         return found
@@ -203,6 +219,7 @@ def _check_cases_csv(layout: Layout, task: TaskSpec) -> tuple[pd.DataFrame | Non
         empty = cases.loc[cases[column].str.strip() == "", "case_id"].tolist()
         if empty:
             problems.append(Problem(CASES_CSV, "cases-csv", f"empty {column} for case(s) {empty}"))
+    problems += _name_problems(cases)
     problems += _check_targets(cases, task)
     return cases.drop_duplicates("case_id"), problems
 
@@ -244,6 +261,22 @@ def _listing(items: list[str], n: int = 10) -> str:
     return ", ".join(items[:n]) + more
 
 
+def _name_problems(cases: pd.DataFrame) -> list[Problem]:
+    """``case-id`` problems: ids that are not plain names, subject/site that are not text
+    (empty ones are ``cases-csv`` problems already)."""
+    problems = []
+    for row, case_id in enumerate(cases["case_id"], start=2):  # line 1 is the header
+        problem = case_id_problem(case_id) if case_id != "" else None
+        if problem is not None:
+            problems.append(Problem(CASES_CSV, "case-id", f"line {row}: case_id {problem}"))
+    for column in ("subject_id", "site"):
+        for row, value in enumerate(cases[column], start=2):
+            problem = text_problem(value)
+            if problem is not None:
+                problems.append(Problem(CASES_CSV, "case-id", f"line {row}: {column} {problem}"))
+    return problems
+
+
 # -- per-case files ---------------------------------------------------------------------
 def _read(
     layout: Layout, path: Path, rule_if_missing: str, what: str, dtype: type | None = np.float32
@@ -253,6 +286,8 @@ def _read(
         return None, None, [Problem(rel, rule_if_missing, f"{what} is missing")]
     try:
         array, grid = read_image(path, dtype=dtype)
+    except (TooLargeError, UnsafePathError) as exc:
+        return None, None, [Problem(rel, exc.rule, exc.message)]
     except (OSError, RuntimeError) as exc:
         return (
             None,
@@ -467,8 +502,11 @@ def check_splits(splits: Splits, task: TaskSpec, cases: pd.DataFrame) -> list[Pr
     if splits.task != task.name:
         return [bad("splits-task", f"made for task {splits.task!r}, not {task.name!r}")]
     subject_of = dict(zip(cases["case_id"], cases["subject_id"], strict=True))
-    problems = []
     named = {c for f in splits.folds for c in (*f.train, *f.test)} | set(splits.external)
+    problems = [
+        bad("case-id", f"names case id {problem}")
+        for problem in sorted(filter(None, map(case_id_problem, named)))
+    ]
     unknown = sorted(named - set(subject_of))
     if unknown:
         problems.append(

@@ -1,0 +1,77 @@
+"""A predictions folder read safely: no link leads outside it, every file lands on its
+reference grid.
+
+- `prediction_files` lists the image files at the top of the folder (stem → path) and
+  reports, as rule ``symlink``, every entry at any depth (files and folders: the
+  submission's fingerprint reads them all) that is a link resolving outside the folder —
+  unless links may be followed (``bench score --follow-symlinks``).
+- `read_on_reference` reads one prediction and compares its grid with its reference's on
+  the full geometry (`tasks.contract.orientation`): the same physical grid stored in
+  another axis order or with flipped axes is transposed/flipped onto the reference grid;
+  another grid raises `GridMismatch` saying what differs; `reorientations` lists the
+  files that were stored in another order, for the log and the run's config.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mskbench.tasks.contract import Problem, read_grid, read_image
+from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
+from mskbench.tasks.contract.orientation import Reorientation, match_grid
+
+
+def _outside_links(folder: Path) -> list[Problem]:
+    """``symlink`` problems of links under ``folder`` that resolve outside it."""
+    root = folder.resolve()
+    problems = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath, name)
+            if not path.is_symlink():
+                continue
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                problems.append(
+                    Problem(
+                        path.relative_to(folder).as_posix(),
+                        "symlink",
+                        f"is a link to {target}, outside the predictions folder "
+                        "(pass --follow-symlinks to read it anyway)",
+                    )
+                )
+    return problems
+
+
+def prediction_files(
+    folder: Path, follow_symlinks: bool = False
+) -> tuple[dict[str, Path], list[Problem]]:
+    """Image files at the top of ``folder`` by stem, and the ``symlink`` problems found."""
+    problems = [] if follow_symlinks else _outside_links(folder)
+    files = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name.endswith(FILE_ENDINGS):
+            files[strip_ending(path.name)] = path
+    return files, problems
+
+
+def read_on_reference(path: Path, reference: Path) -> tuple[np.ndarray, Reorientation]:
+    """The stored array of ``path`` on the grid of the image ``reference``, and how it was
+    reoriented. Raises what `read_image` raises, and `GridMismatch`."""
+    array, grid = read_image(path, dtype=None)
+    turn = match_grid(grid, read_grid(reference))
+    return turn.apply(array), turn
+
+
+def reorientations(references: dict[Path, Path]) -> dict[str, str]:
+    """File name → how it is reoriented, for the prediction files (keys) not stored as
+    their reference image (values); headers only."""
+    out = {}
+    for path, reference in references.items():
+        turn = match_grid(read_grid(path), read_grid(reference))
+        if not turn.identity:
+            out[path.name] = turn.describe()
+    return out

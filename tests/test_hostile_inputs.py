@@ -1,0 +1,469 @@
+"""Data from outside is hostile until checked (docs/architecture.md, "Conventions"; issue 17).
+
+Each test feeds the CLI one hostile input and asserts the exit code, the rule named in the
+message, and that nothing was written: the hashes of every file under the test's folder
+(dataset, predictions, results) and the DuckDB row counts are the same before and after.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import nibabel as nib
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mskbench.harness.cli import app
+
+data_runner = CliRunner()
+
+
+# -- data side: helpers --------------------------------------------------------------------
+def data_bench(*args: str):
+    return data_runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def data_tree(*roots: Path) -> dict[str, str]:
+    """Path → sha256 of every file under ``roots`` (links by their target, not followed)."""
+    out = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_symlink():
+                out[str(path)] = "-> " + os.readlink(path)
+            elif path.is_file():
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def data_row_counts(db: Path) -> dict[str, int] | None:
+    """Rows per table of the results database, None when there is no database."""
+    if not db.exists():
+        return None
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [t for (t,) in con.execute("show tables").fetchall()]
+        return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
+
+
+def data_score(data: Path, predictions: Path, db: Path, *extra: str, task: str = "nmd_thigh"):
+    return data_bench(
+        "score", "--task", task, "--data", str(data), "--predictions", str(predictions),
+        "--name", "hostile", "--db", str(db), *extra,
+    )  # fmt: skip
+
+
+def data_gz_nifti_header(path: Path, shape: tuple[int, ...], dtype=np.uint8, zeros: int = 0):
+    """A gzip NIfTI whose header declares ``shape`` and whose body is ``zeros`` zero bytes,
+    written as concatenated 1 MiB gzip members (a 1 GiB bomb is ~1 MB and takes ms)."""
+    header = nib.Nifti1Header()
+    header.set_data_dtype(dtype)
+    header.set_data_shape(shape)
+    header.set_sform(np.diag([-1.0, -1.0, 1.0, 1.0]), code=1)
+    header["vox_offset"] = 352
+    member = gzip.compress(b"\0" * 2**20, compresslevel=9, mtime=0)
+    with path.open("wb") as fh:
+        fh.write(gzip.compress(header.binaryblock + b"\0" * 4, compresslevel=9, mtime=0))
+        for _ in range(zeros // 2**20):
+            fh.write(member)
+
+
+def _data_write_on_grid(path: Path, array: np.ndarray, affine: np.ndarray) -> None:
+    nib.save(nib.Nifti1Image(array, affine), path)
+
+
+def _data_case_files(root: Path, case_id: str) -> list[tuple[str, str]]:
+    """(folder, file name) of every file of one nmd_thigh case."""
+    return [("imagesTr", f"{case_id}_0000.nii.gz"), ("labelsTr", f"{case_id}.nii.gz")] + [
+        ("maps", f"{case_id}_{m}.nii.gz") for m in ("ff", "mtr", "t2")
+    ]
+
+
+def _data_rename_case(root: Path, old: str, new: str) -> None:
+    """Rename a case in cases.csv and splits.json (text replacement of the id)."""
+    for name in ("cases.csv", "splits.json"):
+        path = root / name
+        text = path.read_text()
+        if name == "splits.json":
+            text = text.replace(f'"{old}"', json.dumps(new))
+        else:
+            text = text.replace(f"\n{old},", f"\n{new},")
+        path.write_text(text)
+
+
+# -- 1. case ids and paths -----------------------------------------------------------------
+DATA_BAD_IDS = ["../../x", "ABS", "a/b", ".hidden", "c001\x00", "x" * 200]
+
+
+@pytest.mark.parametrize(
+    "bad_id", DATA_BAD_IDS, ids=["dotdot", "absolute", "slash", "hidden", "nul", "long"]
+)
+def test_data_case_id_in_cases_csv_is_rejected_and_never_becomes_a_path(
+    tmp_path, smoke_thigh, bad_id
+):
+    root = Path(shutil.copytree(smoke_thigh, tmp_path / "deep" / "data"))
+    if bad_id == "ABS":
+        bad_id = str(tmp_path / "outside" / "x")
+    _data_rename_case(root, "s001v1", bad_id)
+    if "\x00" not in bad_id:  # place the files where a path built from the id would look
+        for folder, name in _data_case_files(root, "s001v1"):
+            target = root / folder / name.replace("s001v1", bad_id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(root / folder / name, target)
+    before = data_tree(tmp_path)
+    result = data_bench("data", "validate", str(root), "--task", "nmd_thigh")
+    assert result.exit_code == 2, result.output
+    assert "cases.csv: [case-id] line 2: case_id" in result.output
+    assert data_tree(tmp_path) == before
+
+
+def test_data_bench_run_and_score_refuse_a_traversing_case_id_and_write_nothing(
+    tmp_path, smoke_thigh
+):
+    root = Path(shutil.copytree(smoke_thigh, tmp_path / "deep" / "data"))
+    predictions = Path(shutil.copytree(root / "labelsTr", tmp_path / "predictions"))
+    _data_rename_case(root, "s001v1", "../../x")
+    for folder, name in _data_case_files(root, "s001v1"):  # ../../x from imagesTr: tmp_path/deep
+        shutil.move(root / folder / name, root / folder / name.replace("s001v1", "../../x"))
+    db = tmp_path / "results" / "r.duckdb"
+    before = data_tree(tmp_path)
+    result = data_bench(
+        "run", "--task", "nmd_thigh", "--model", "unet2d", "--profile", "smoke",
+        "--data", str(root), "--db", str(db), "--device", "cpu",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "[case-id]" in result.output
+    result = data_score(root, predictions, db)
+    assert result.exit_code == 2, result.output
+    assert "[case-id]" in result.output
+    assert data_tree(tmp_path) == before
+    assert not db.parent.exists()
+
+
+def test_data_dataset_refuses_to_load_an_unvalidated_bad_id(thigh_copy):
+    from mskbench.tasks import get_task
+    from mskbench.tasks.contract import Dataset, ValidationError
+
+    _data_rename_case(thigh_copy, "s001v1", "../../x")
+    with pytest.raises(ValidationError, match=r"\[case-id\]"):
+        Dataset(thigh_copy, get_task("nmd_thigh"), validate=False)
+
+
+def test_data_predictions_are_never_written_outside_the_predictions_folder(tmp_path, smoke_thigh):
+    from mskbench.harness.runner import write_prediction
+    from mskbench.tasks import get_task
+    from mskbench.tasks.contract import Dataset
+    from mskbench.tasks.contract.errors import UnsafePathError
+
+    case = Dataset(smoke_thigh, get_task("nmd_thigh")).load("s001v1")
+    root = tmp_path / "predictions"
+    outside = tmp_path / "victim.nii.gz"
+    outside.write_bytes(b"precious")
+    case.case_id = "../../../victim"
+    with pytest.raises(UnsafePathError, match=r"\[case-id\]"):
+        write_prediction(root, "run", 0, case, case.label)
+    case.case_id = "s001v1"  # a link planted where the prediction goes
+    (root / "run" / "fold0").mkdir(parents=True, exist_ok=True)
+    (root / "run" / "fold0" / "s001v1.nii.gz").symlink_to(outside)
+    with pytest.raises(UnsafePathError, match=r"\[symlink\]"):
+        write_prediction(root, "run", 0, case, case.label)
+    assert outside.read_bytes() == b"precious"
+
+
+def test_data_dataset_file_linking_outside_the_dataset_is_rejected(thigh_copy, tmp_path):
+    label = thigh_copy / "labelsTr" / "s001v1.nii.gz"
+    shutil.move(label, tmp_path / "elsewhere.nii.gz")
+    label.symlink_to(tmp_path / "elsewhere.nii.gz")
+    before = data_tree(tmp_path)
+    result = data_bench("data", "validate", str(thigh_copy), "--task", "nmd_thigh")
+    assert result.exit_code == 2
+    assert "labelsTr/s001v1.nii.gz: [symlink] is a link to " in result.output
+    assert data_tree(tmp_path) == before
+
+
+def test_data_case_id_in_splits_json_is_rejected(thigh_copy, tmp_path):
+    splits = json.loads((thigh_copy / "splits.json").read_text())
+    splits["folds"][0]["test"].append("../../../etc/passwd")
+    (thigh_copy / "splits.json").write_text(json.dumps(splits))
+    before = data_tree(tmp_path)
+    result = data_bench("data", "validate", str(thigh_copy), "--task", "nmd_thigh")
+    assert result.exit_code == 2
+    assert "splits.json: [case-id] names case id '../../../etc/passwd' is not a plain name" in (
+        result.output
+    )
+    assert data_tree(tmp_path) == before
+
+
+# -- 2. headers before voxels ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("dtype", "shape", "expected"),
+    [
+        (np.uint8, (1024, 1024, 1024), "declares 1,073,741,824 voxels, more than the limit"),
+        (np.float32, (1024, 512, 512), "MiB on disk (ratio"),
+    ],
+    ids=["voxel-count", "ratio"],
+)
+def test_data_decompression_bomb_is_rejected_from_its_header(
+    thigh_copy, tmp_path, dtype, shape, expected
+):
+    bomb = thigh_copy / "labelsTr" / "s001v1.nii.gz"
+    data_gz_nifti_header(bomb, shape, dtype, zeros=2**30)  # 1 GiB of voxels in ~1 MB
+    assert bomb.stat().st_size < 1.1e6
+    before = data_tree(tmp_path)
+    result = data_bench("data", "validate", str(thigh_copy), "--task", "nmd_thigh")
+    assert result.exit_code == 2, result.output
+    assert "labelsTr/s001v1.nii.gz: [too-large]" in result.output and expected in result.output
+    assert data_tree(tmp_path) == before
+
+
+def test_data_decompression_bomb_is_rejected_without_reading_its_voxels(thigh_copy):
+    """Peak memory of a fresh `bench data validate` rejecting a 1 GiB bomb stays far below
+    the 1 GiB it declares (it read only the header)."""
+    data_gz_nifti_header(
+        thigh_copy / "labelsTr" / "s001v1.nii.gz", (1024, 512, 512), np.float32, zeros=2**30
+    )
+    code = (
+        "import resource, subprocess, sys; "
+        "rc = subprocess.run(sys.argv[1:], capture_output=True).returncode; "
+        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    bench = [sys.executable, "-m", "mskbench.harness.cli", "data", "validate", str(thigh_copy)]
+    out = subprocess.run(
+        [sys.executable, "-c", code, *bench, "--task", "nmd_thigh"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rc, peak_kib = map(int, out.stdout.split())
+    assert rc == 2
+    assert peak_kib * 1024 < 0.75 * 2**30, f"peak RSS {peak_kib / 1024:.0f} MiB"  # ~370 MiB
+
+
+DATA_HUGE_SHAPE = (32767, 32767, 1000)
+
+
+def test_data_huge_header_is_a_clean_too_large_error_for_validate_and_score(
+    thigh_copy, tmp_path, smoke_thigh
+):
+    predictions = Path(shutil.copytree(smoke_thigh / "labelsTr", tmp_path / "predictions"))
+    data_gz_nifti_header(predictions / "s001v1.nii.gz", DATA_HUGE_SHAPE)
+    (predictions / "s002v1.nii.gz").unlink()  # the same claim as a NRRD header (SimpleITK)
+    (predictions / "s002v1.nrrd").write_bytes(
+        b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 32767 32767 1000\nencoding: raw\n\n"
+    )
+    shutil.copy(predictions / "s001v1.nii.gz", thigh_copy / "labelsTr" / "s001v1.nii.gz")
+    assert (predictions / "s001v1.nii.gz").stat().st_size < 100
+    db = tmp_path / "s.duckdb"
+    before = data_tree(tmp_path)
+    result = data_bench("data", "validate", str(thigh_copy), "--task", "nmd_thigh")
+    assert result.exit_code == 2
+    assert "labelsTr/s001v1.nii.gz: [too-large] declares 1,073,676,289,000 voxels" in result.output
+    result = data_score(smoke_thigh, predictions, db)
+    assert result.exit_code == 2
+    assert "s001v1.nii.gz: [too-large] declares 1,073,676,289,000 voxels" in result.output
+    assert "s002v1.nrrd: [too-large] declares 1,073,676,289,000 voxels" in result.output
+    assert ".cxx" not in result.output and "Traceback" not in result.output
+    assert data_tree(tmp_path) == before and not db.exists()
+
+
+def test_data_max_voxels_option_and_environment_set_the_limit(thigh_copy, monkeypatch):
+    """The phantom's 6 × 64 × 64 = 24,576-voxel images pass the default, not a lower limit."""
+    args = ("data", "validate", str(thigh_copy), "--task", "nmd_thigh")
+    assert data_bench(*args).exit_code == 0
+    result = data_bench(*args, "--max-voxels", "24575")
+    assert result.exit_code == 2
+    assert "[too-large] declares 24,576 voxels, more than the limit of 24,575" in result.output
+    monkeypatch.setenv("MSKBENCH_MAX_VOXELS", "1000")
+    assert "limit of 1,000" in data_bench(*args).output
+    assert data_bench(*args, "--max-voxels", "24576").exit_code == 0
+
+
+def test_data_memory_error_while_reading_is_a_too_large_error(tmp_path, monkeypatch):
+    from mskbench.tasks.contract import imageio
+    from mskbench.tasks.contract.errors import TooLargeError
+
+    path = tmp_path / "x.nii.gz"
+    imageio.write_image(path, np.zeros((2, 3, 4), np.uint8), (1.0, 1.0, 1.0))
+
+    def no_memory(_path):
+        raise MemoryError
+
+    monkeypatch.setattr(imageio, "_read_voxels", no_memory)
+    with pytest.raises(TooLargeError, match=r"x.nii.gz: \[too-large\] ran out of memory"):
+        imageio.read_image(path)
+
+
+def test_data_simpleitk_messages_lose_their_source_paths(tmp_path):
+    from mskbench.tasks.contract import read_image
+
+    path = tmp_path / "broken.nrrd"
+    path.write_bytes(b"NRRD0004\ntype: uint8\ndimension: 2\nsizes: 8 8\nencoding: raw\n\nab")
+    with pytest.raises(OSError) as caught:
+        read_image(path)
+    message = str(caught.value)
+    assert ".cxx" not in message and "ITK ERROR" not in message
+    assert message.startswith(f"{path}: Read: Error reading") and "fread got only 2" in message
+
+
+# -- 3. orientation: the full affine ----------------------------------------------------------
+@pytest.fixture
+def data_predictions(smoke_thigh: Path, tmp_path: Path) -> Path:
+    """A perfect submission (the references), to be turned hostile."""
+    return Path(shutil.copytree(smoke_thigh / "labelsTr", tmp_path / "predictions"))
+
+
+def _data_load(path: Path) -> nib.Nifti1Image:
+    image = nib.load(path)
+    return nib.Nifti1Image(np.asanyarray(image.dataobj), image.affine)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            "moved",
+            "s001v1.nii.gz: [prediction-grid] origin differs by 50.0 mm from the reference origin",
+        ),
+        (
+            "flipped",
+            "s001v1.nii.gz: [prediction-grid] x flipped, but then its origin differs by 214.2 mm",
+        ),
+        (
+            "rotated",
+            "s001v1.nii.gz: [prediction-grid] direction differs: the reference's x axis is 5°",
+        ),
+    ],
+)
+def test_data_prediction_on_another_physical_grid_is_rejected(
+    smoke_thigh, data_predictions, tmp_path, change, expected
+):
+    path = data_predictions / "s001v1.nii.gz"
+    image = _data_load(path)
+    affine = image.affine.copy()
+    if change == "moved":
+        affine[0, 3] += 50.0  # 50 mm along x; voxels unchanged
+    elif change == "flipped":
+        affine[0, 0] *= -1  # x axis reversed about the same origin: a mirrored grid
+    else:  # turned 5° about z
+        c, s = np.cos(np.radians(5)), np.sin(np.radians(5))
+        affine[:3, :3] = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ affine[:3, :3]
+    _data_write_on_grid(path, np.asanyarray(image.dataobj), affine)
+    db = tmp_path / "s.duckdb"
+    before = data_tree(tmp_path)
+    result = data_score(smoke_thigh, data_predictions, db)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert data_tree(tmp_path) == before and not db.exists()
+
+
+def test_data_prediction_stored_in_another_axis_order_is_reoriented_and_scores_dice_one(
+    smoke_thigh, data_predictions, tmp_path, caplog
+):
+    """Each reference stored as RAS (nibabel), or with its axes permuted: the same physical
+    grid, so it is transposed/flipped onto the reference grid and scores Dice 1."""
+    from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
+
+    files = sorted(data_predictions.iterdir())
+    for i, path in enumerate(files):
+        image = _data_load(path)  # stored LPS (SimpleITK's identity direction)
+        codes = ("R", "A", "S") if i % 2 == 0 else ("S", "L", "P")
+        turned = image.as_reoriented(
+            ornt_transform(io_orientation(image.affine), axcodes2ornt(codes))
+        )
+        assert nib.aff2axcodes(turned.affine) == codes
+        nib.save(turned, path)
+    db = tmp_path / "s.duckdb"
+    with caplog.at_level(logging.WARNING, logger="mskbench.harness.scoring"):
+        result = data_score(smoke_thigh, data_predictions, db)
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        dice = con.execute(
+            "select min(value), max(value), count(distinct case_id) from case_metrics "
+            "where metric = 'dice'"
+        ).fetchone()
+        model, config = con.execute("select model, config from runs").fetchone()
+    assert dice == (1.0, 1.0, 14)
+    assert model == "hostile"
+    config = json.loads(config)
+    assert config["reoriented"]["s001v1.nii.gz"] == "y, x flipped"
+    assert config["reoriented"]["s002v1.nii.gz"] == "axes stored as (y, x, z)"
+    assert "14 prediction file(s) on their reference's grid in another axis order were " in (
+        caplog.text
+    )
+    assert "reoriented onto it: s001v1.nii.gz (y, x flipped), s002v1.nii.gz (axes" in caplog.text
+
+
+# -- 4. the predictions folder ----------------------------------------------------------------
+def test_data_symlinks_out_of_the_predictions_folder_are_rejected_unless_followed(
+    smoke_thigh, data_predictions, tmp_path
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(data_predictions / "s001v1.nii.gz", elsewhere / "s001v1.nii.gz")
+    (data_predictions / "s001v1.nii.gz").symlink_to(elsewhere / "s001v1.nii.gz")
+    (data_predictions / "notes.txt").symlink_to("/etc/passwd")
+    db = tmp_path / "s.duckdb"
+    before = data_tree(tmp_path)
+    result = data_score(smoke_thigh, data_predictions, db)
+    assert result.exit_code == 2
+    assert "s001v1.nii.gz: [symlink] is a link to" in result.output
+    assert "notes.txt: [symlink] is a link to /etc/passwd, outside the predictions" in result.output
+    assert data_tree(tmp_path) == before and not db.exists()
+    (data_predictions / "notes.txt").unlink()
+    result = data_score(smoke_thigh, data_predictions, db, "--follow-symlinks")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("where", ["dataset", "prediction-of-a-training-case"])
+def test_data_mask_value_two_is_rejected(smoke_lumbar, lumbar_copy, tmp_path, where):
+    """A fat mask holding 2 was accepted when it belonged to a case the chosen folds do
+    not score (lumbar's training cases): every file of a submission is now checked."""
+    from mskbench.tasks.contract import read_image, write_image
+
+    splits = json.loads((smoke_lumbar / "splits.json").read_text())
+    case = splits["folds"][0]["train"][0]
+    predictions = tmp_path / "predictions"
+    shutil.copytree(smoke_lumbar / "masks", predictions)  # a masks-only submission
+    folder = lumbar_copy / "masks" if where == "dataset" else predictions
+    path = folder / f"{case}_fat.nii.gz"
+    mask, grid = read_image(path, dtype=None)
+    mask[5, 5] = 2
+    write_image(path, mask, grid=grid)
+    db = tmp_path / "s.duckdb"
+    before = data_tree(tmp_path)
+    if where == "dataset":
+        result = data_bench("data", "validate", str(lumbar_copy), "--task", "lumbar_paraspinal")
+        expected = f"masks/{case}_fat.nii.gz: [mask-value] value(s) [2] are not 0 or 1"
+    else:
+        result = data_score(smoke_lumbar, predictions, db, task="lumbar_paraspinal")
+        expected = f"{case}_fat.nii.gz: [mask-value] 1 voxel(s) outside [0, 1]"
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert data_tree(tmp_path) == before and not db.exists()
+
+
+@pytest.mark.parametrize(
+    ("folds", "expected"),
+    [
+        ("99", "folds [99] do not exist"),
+        ("0,99", "folds [99] do not exist"),
+        ("", "no fold chosen"),
+    ],
+)
+def test_data_score_folds_are_checked_like_run_folds(
+    smoke_thigh, data_predictions, tmp_path, folds, expected
+):
+    db = tmp_path / "s.duckdb"
+    assert data_score(smoke_thigh, data_predictions, db, "--folds", "0").exit_code == 0
+    counts = data_row_counts(db)
+    before = data_tree(tmp_path)
+    result = data_score(smoke_thigh, data_predictions, db, "--folds", folds)
+    assert result.exit_code == 2
+    assert expected in result.output and "has folds [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" in result.output
+    assert data_tree(tmp_path) == before and data_row_counts(db) == counts
