@@ -87,6 +87,31 @@ def check_prediction(task: TaskSpec, case: Case, prediction: Prediction) -> None
                 raise ValueError(
                     f"{where}: predicted {kind} {name!r} has shape {array.shape}, reference {shape}"
                 )
+    _check_values(task, prediction, where)
+
+
+def _check_values(task: TaskSpec, prediction: Prediction, where: str) -> None:
+    """A model's arrays hold what the protocol says: label values of the task, 0/1 masks,
+    probabilities in [0, 1] (a plugin bug becomes a clear error, not a wrong number)."""
+    if prediction.label is not None:
+        outside = sorted(set(np.unique(prediction.label).tolist()) - set(task.label_values))
+        if outside:
+            raise ValueError(
+                f"{where}: predicted label value(s) {outside[:10]} are not in the label map of "
+                f"task {task.name} (0..{max(task.label_values)})"
+            )
+    for name, mask in prediction.masks.items():
+        if not np.isin(np.asarray(mask), (0, 1)).all():
+            raise ValueError(f"{where}: predicted mask {name!r} holds values other than 0 and 1")
+    arrays = [("mask probability " + repr(n), a) for n, a in prediction.mask_probabilities.items()]
+    if prediction.probabilities is not None:
+        arrays.append(("label probabilities", prediction.probabilities))
+    for what, array in arrays:
+        values = np.asarray(array, dtype=np.float64)
+        if not (
+            np.isfinite(values).all() and values.min(initial=0) >= 0 and values.max(initial=0) <= 1
+        ):
+            raise ValueError(f"{where}: {what} must be finite and in [0, 1]")
 
 
 def class_probabilities(target: ClassificationTarget, score: Score, where: str) -> list[float]:

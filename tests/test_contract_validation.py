@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,30 @@ def test_label_with_another_spacing(thigh_copy):
     (problem,) = validate_without_writing(thigh_copy)
     assert (problem.file, problem.rule) == (f"labelsTr/{CASE}.nii.gz", "spacing-mismatch")
     assert problem.message.startswith(f"spacing {spacing} mm differs from")
+
+
+def test_label_moved_50_mm_is_on_another_grid(thigh_copy):
+    path = thigh_copy / "labelsTr" / f"{CASE}.nii.gz"
+    label, grid = read_image(path, dtype=None)
+    moved = replace(grid, origin=(grid.origin[0] + 50.0, *grid.origin[1:]))
+    write_image(path, label, grid=moved)
+    assert validate_without_writing(thigh_copy) == [
+        Problem(
+            f"labelsTr/{CASE}.nii.gz",
+            "geometry-mismatch",
+            f"origin differs by 50 mm from imagesTr/{CASE}_0000.nii.gz (same shape and spacing)",
+        )
+    ]
+
+
+def test_map_with_a_flipped_axis_is_on_another_grid(thigh_copy):
+    path = thigh_copy / "maps" / f"{CASE}_ff.nii.gz"
+    ff, grid = read_image(path)
+    flipped = replace(grid, direction=(-1.0, *grid.direction[1:]))
+    write_image(path, ff, grid=flipped)
+    (problem,) = validate_without_writing(thigh_copy)
+    assert (problem.file, problem.rule) == (f"maps/{CASE}_ff.nii.gz", "map-grid")
+    assert problem.message.startswith("direction cosines differ")
 
 
 def test_map_on_another_grid(thigh_copy):

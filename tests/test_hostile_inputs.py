@@ -467,3 +467,13 @@ def test_data_score_folds_are_checked_like_run_folds(
     assert result.exit_code == 2
     assert expected in result.output and "has folds [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" in result.output
     assert data_tree(tmp_path) == before and data_row_counts(db) == counts
+
+
+def test_data_run_with_no_fold_stores_no_run(smoke_thigh, tmp_path):
+    db = tmp_path / "r.duckdb"
+    atlas = str(Path(__file__).resolve().parent / "plugins" / "atlas.py") + ":Atlas"
+    result = data_bench("run", "--task", "nmd_thigh", "--model", atlas, "--profile", "smoke",
+                        "--data", smoke_thigh, "--folds", "", "--db", db)  # fmt: skip
+    assert result.exit_code == 2
+    assert "no fold to run" in result.output and "has folds [0, 1, 2" in result.output
+    assert not db.exists()  # validated before anything is written

@@ -147,6 +147,11 @@ def test_a_missed_muscle_counts_as_fi_zero_and_rcsa_zero(case):
         (lambda c: Prediction(label=None), "holds no label map, mask or case score"),
         (lambda c: Prediction(label=c.label, masks={"fatty": c.masks["fat"]}), r"mask\(s\) \['fatty'\] are not masks"),
         (lambda c: Prediction(label=c.label, masks={"fat": c.masks["fat"][:-1]}), "predicted mask 'fat' has shape"),
+        (lambda c: Prediction(label=c.label * 0 + 99), r"label value\(s\) \[99\] are not in the label map"),
+        (lambda c: Prediction(label=c.label, masks={"fat": c.masks["fat"] * 2}), "mask 'fat' holds values other than 0 and 1"),
+        (lambda c: Prediction(label=c.label, masks={"fat": c.masks["fat"]},
+                              mask_probabilities={"fat": c.masks["fat"] * 1.5}), "must be finite and in \\[0, 1\\]"),
+        (lambda c: Prediction(label=c.label, scores={"fat": 0.5}), "not classification targets"),
     ],
 )  # fmt: skip
 def test_a_prediction_that_does_not_fit_the_task_is_refused(case, prediction, message):

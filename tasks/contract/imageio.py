@@ -28,6 +28,12 @@ _SOURCE_LOCATION = re.compile(r"\S+\.(?:cxx|hxx|cpp|h):\d+:?")
 _ERROR_PREFIX = re.compile(r"^(?:sitk::ERROR:|ITK ERROR:(?: \w+\(0x[0-9a-f]+\):)?)\s*")
 
 
+#: Two grids lie at the same place when their origins are this close (mm) and their
+#: direction cosines agree to this (the tolerances of `mskbench.tasks.contract.orientation`).
+ORIGIN_TOLERANCE_MM = 1e-3
+DIRECTION_TOLERANCE = 1e-4
+
+
 @dataclass(frozen=True)
 class Grid:
     """Geometry of an image: shape and spacing in array-axis order, SimpleITK origin/direction."""
@@ -44,6 +50,19 @@ class Grid:
         return len(self.spacing) == len(other.spacing) and bool(
             np.allclose(self.spacing, other.spacing, rtol=rtol, atol=1e-6)
         )
+
+    def placement_difference(self, other: Grid) -> str | None:
+        """What differs in where two grids of one shape and spacing lie in space — the
+        origin (by more than `ORIGIN_TOLERANCE_MM`) or the direction cosines (by more than
+        `DIRECTION_TOLERANCE`) — or None when they are the same physical grid."""
+        if len(self.origin) != len(other.origin) or len(self.direction) != len(other.direction):
+            return "the number of axes differs"
+        distance = float(np.linalg.norm(np.subtract(self.origin, other.origin)))
+        if distance > ORIGIN_TOLERANCE_MM:
+            return f"origin differs by {distance:.3g} mm"
+        if np.max(np.abs(np.subtract(self.direction, other.direction))) > DIRECTION_TOLERANCE:
+            return "direction cosines differ (axes rotated or flipped)"
+        return None
 
     def describe(self) -> str:
         shape = "×".join(map(str, self.shape))

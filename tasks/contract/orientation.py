@@ -19,10 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mskbench.tasks.contract.imageio import Grid
+from mskbench.tasks.contract.imageio import DIRECTION_TOLERANCE, ORIGIN_TOLERANCE_MM, Grid
 
-ORIGIN_TOLERANCE_MM = 1e-3
-DIRECTION_TOLERANCE = 1e-4
 SPACING_RTOL = 1e-4
 _AXIS_NAMES = "xyzt"
 

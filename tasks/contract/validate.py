@@ -25,9 +25,10 @@ Rules:
 ``dimensionality``        an image with another number of axes than the task's
 ``shape-mismatch``        channels of one series, or the label and its series, differ in shape
 ``spacing-mismatch``      the same for voxel spacing (each series may have its own grid)
-``map-grid``              a map on another grid (shape or spacing) than its label
+``geometry-mismatch``     the same shape and spacing but another origin or direction
+``map-grid``              a map on another grid (shape, spacing, origin, direction) than its label
 ``missing-mask``          a reference mask the task declares (`MaskTarget`) is missing
-``mask-grid``             a mask on another grid (shape or spacing) than its image
+``mask-grid``             a mask on another grid (shape, spacing, origin, direction) than its image
 ``mask-value``            a mask value other than 0 and 1
 ``label-value``           a label value that is not in the task's label map
 ``non-finite``            NaN or ±inf in an image, map or mask
@@ -300,6 +301,8 @@ def _read(
 def _grid_problems(
     rel: str, rule_shape: str, rule_spacing: str, grid: Grid, ref: Grid, ref_name: str
 ) -> list[Problem]:
+    """A problem when ``grid`` is not ``ref``'s grid: shape, spacing, then placement (origin
+    and direction, ``geometry-mismatch`` for files of one case, else ``rule_spacing``)."""
     if not grid.same_shape(ref):
         return [
             Problem(
@@ -314,6 +317,10 @@ def _grid_problems(
                 f"spacing {grid.spacing} mm differs from {ref_name} spacing {ref.spacing} mm",
             )
         ]
+    placement = grid.placement_difference(ref)
+    if placement is not None:
+        rule = "geometry-mismatch" if rule_spacing == "spacing-mismatch" else rule_spacing
+        return [Problem(rel, rule, f"{placement} from {ref_name} (same shape and spacing)")]
     return []
 
 
