@@ -17,6 +17,8 @@ _IMPLEMENTATION = "mskbench.baselines.segmenter:NetworkSegmenter"
 def _card(network: str, mode: str, batch_size: int) -> ModelCard:
     info = NETWORKS[network]
     return ModelCard(
+        # a 2D network runs on slices of any task; a 3D network needs volumes
+        spatial_dims=(2, 3) if info.spatial_dims == 2 else (3,),
         name=network,
         implementation=_IMPLEMENTATION,
         description=info.description,

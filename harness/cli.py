@@ -346,7 +346,7 @@ def list_models(
         except Exception as exc:  # a broken plugin must not hide the others
             table.add_row(name, "?", f"[red]cannot be loaded: {type(exc).__name__}: {exc}[/]")
             continue
-        tasks = "any segmentation task" if "*" in card.tasks else ", ".join(card.tasks)
+        tasks = card.describe_tasks()
         row = [name, tasks, card.description]
         if verbose:
             lines = [f"{k} = {v}" for k, v in {**card.hyperparameters, **card.details}.items()]

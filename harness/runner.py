@@ -196,9 +196,10 @@ class Runner:
         self.observer = observer or RunObserver()
         self.task = get_task(request.task)
         self.card = get_model_card(request.model)
-        if not self.card.supports(self.task.name):
+        if not self.card.supports(self.task):
             raise ValueError(
-                f"model {self.card.name!r} supports tasks {list(self.card.tasks)}, not {self.task.name!r}"
+                f"model {self.card.name!r} runs on {self.card.describe_tasks()}, "
+                f"not on {self.task.name!r}"
             )
         self.size = request.size or SIZE_OF_PROFILE[request.profile]
         self.store = Store(request.db)

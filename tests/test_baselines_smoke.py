@@ -40,5 +40,16 @@ def test_baseline_cards_carry_the_seeds_training_setup():
     for network in ("unet2d", "unet3d", "transunet", "hrnet"):
         card = get_model_card(network)
         assert card.hyperparameters["loss"] == "dice" and card.hyperparameters["lr"] == 1e-3
-        assert card.supports("nmd_thigh") and card.supports("nmd_leg")
+        assert card.supports(get_task("nmd_thigh")) and card.supports(get_task("nmd_leg"))
     assert get_model_card("unet3d").hyperparameters["mode"] == "3d"
+
+
+def test_a_3d_network_is_not_offered_for_slices_or_for_a_task_without_a_label_map():
+    lumbar, toy = get_task("lumbar_paraspinal"), get_task("toy_binary")
+    assert get_model_card("unet2d").supports(lumbar) and not get_model_card("unet3d").supports(
+        lumbar
+    )
+    assert not get_model_card("unet2d").supports(toy)
+    assert get_model_card("unet3d").describe_tasks() == "any 3D segmentation task"
+    with pytest.raises(ValueError, match="runs on any 3D segmentation task, not on 'lumbar"):
+        run(RunRequest(task="lumbar_paraspinal", model="unet3d", profile="smoke"))
