@@ -106,7 +106,12 @@ def _json_rows(db: Path, task: str) -> pd.DataFrame:
 def test_bench_results_shows_auroc_with_a_bootstrap_ci_equal_to_sklearn_and_scipy(db):
     text = bench("results", "--task", "toy_binary", "--db", db).output
     assert "AUROC" in text and "BCa bootstrap over 36 cases, 9999 resamples" in text
+    assert "Published, other data: Test 2026 (seed non), Table 9." in text
     rows = _json_rows(db, "toy_binary")
+    # the paper's number sits beside ours, with its CI and n, marked as other data
+    paper = rows[rows["source"] == "published, other data"].iloc[0]
+    assert (paper["model"], paper["metric"], paper["value"]) == ("paper_cnn", "auroc", 0.91)
+    assert (paper["ci_low"], paper["ci_high"], paper["n"]) == (0.85, 0.97, 120)
     auroc = rows[(rows["metric"] == "auroc") & (rows["source"] == "mskbench")].iloc[0]
     s = scores(db, "toy_binary")
     y, p = s["reference"].astype(int).to_numpy(), s["score"].to_numpy()

@@ -71,6 +71,9 @@ def app(db: Path, monkeypatch: pytest.MonkeyPatch):
 def test_overview_shows_each_target_with_its_declared_ci_roc_and_confusion(db, app):
     at = app("toy_binary", "Overview")
     table = frame_with(at, "AUROC").set_index("Model")
+    assert table.loc["paper_cnn", "Source"] == "published, other data"  # the paper, beside
+    assert table.loc["paper_cnn", "AUROC"] == "0.910 [0.850, 0.970]"
+    table = table[table["Source"] != "published, other data"]
     assert set(table.index) == {"classifier:MeanClassifier", "noisy"}
     s = scores(db, "toy_binary")
     for model, part in s.groupby("model"):

@@ -21,6 +21,7 @@ from mskbench.tasks import (
     Citation,
     ClassificationTarget,
     ProfileSpec,
+    PublishedValue,
     SeriesSpec,
     SplitProtocol,
     TaskSpec,
@@ -89,6 +90,11 @@ TOY_BINARY = TaskSpec(
     protocol="3-fold CV",
     series=(SeriesSpec("axial", ("T1w",), 2),),
     targets=(binary_target("lesion", ci="bootstrap"),),
+    published=(
+        PublishedValue(
+            "Table 9", "paper_cnn", "auroc", 0.91, target="lesion", ci_low=0.85, ci_high=0.97, n=120
+        ),
+    ),
     split=SplitProtocol(kind="kfold", n_folds=3, description="3-fold CV"),
     metrics=CLASSIFICATION_METRICS,
     primary_metric="auroc",
