@@ -4,7 +4,9 @@ Panels: the input image (first channel) with each structure's reference contour 
 own colour and a legend; for each extra reference mask of the task (seed 002's
 intramuscular fat) the image with the mask filled in red; then each quantitative map of
 the task with a colour bar (FF in %, MTR in p.u., T2 in ms). Volumes are shown at one
-axial slice (default: the slice with the most labelled voxels).
+axial slice (default: the slice with the most labelled voxels). A case without a label map
+(a classification task) is drawn as one panel per input series (its middle slice), the
+reference classes of its targets in the title.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
-from mskbench.tasks.contract.dataset import Case
+from mskbench.tasks.case import Case
 from mskbench.tasks.spec import TaskSpec
 
 _MAP_STYLE = {"ff": ("magma", (0, 100)), "mtr": ("viridis", (0, 60)), "t2": ("inferno", (20, 120))}
@@ -61,8 +63,10 @@ def plot_case(
     title: str | None = None,
 ) -> Path:
     """Write a PNG of ``case`` to ``out`` and return its path."""
+    classes = ", ".join(f"{name} {value}" for name, value in case.targets.items())
+    title = " · ".join(filter(None, (title or f"{task.name} · case {case.case_id}", classes)))
     if case.label is None:
-        raise ValueError(f"case {case.case_id} has no reference label to draw")
+        return _plot_series(case, Path(out), slice_index, title)
     volume = case.label.ndim == 3
     z = (default_slice(case.label) if slice_index is None else slice_index) if volume else None
     if volume and not 0 <= z < case.label.shape[0]:
@@ -124,10 +128,34 @@ def plot_case(
     for ax in axes[0]:
         ax.set_xlabel("mm")
         ax.set_aspect("equal")
-    fig.suptitle(title or f"{task.name} · case {case.case_id}", fontsize=11)
+    return _save(fig, title, Path(out))
+
+
+def _save(fig: plt.Figure, title: str, out: Path) -> Path:
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def _plot_series(case: Case, out: Path, slice_index: int | None, title: str) -> Path:
+    """One panel per series: its first channel (a volume at ``slice_index``, default the
+    middle slice), on a mm scale."""
+    fig, axes = plt.subplots(1, len(case.images), figsize=(4.6 * len(case.images), 4.6))
+    for ax, (name, image) in zip(np.atleast_1d(axes), case.images.items(), strict=True):
+        channel = image[0]
+        z = None
+        if channel.ndim == 3:
+            z = channel.shape[0] // 2 if slice_index is None else slice_index
+            if not 0 <= z < channel.shape[0]:
+                raise ValueError(f"slice {z} is outside 0..{channel.shape[0] - 1} of {name}")
+        shown = _slice(channel, z)
+        dy, dx = case.grids[name].spacing[-2:]
+        extent = (0, shown.shape[1] * dx, shown.shape[0] * dy, 0)
+        vmax = float(np.percentile(shown, 99.5)) or 1.0
+        ax.imshow(shown, cmap="gray", vmin=0, vmax=vmax, extent=extent, interpolation="nearest")
+        ax.set_title(f"{name}" + (f" (slice {z})" if z is not None else ""), fontsize=10)
+        ax.set_xlabel("mm")
+    return _save(fig, title, out)

@@ -221,3 +221,10 @@ def test_scores_for_a_segmentation_task_are_refused(smoke_thigh, tmp_path):
                    "--name", "n", "--db", tmp_path / "x.duckdb")  # fmt: skip
     assert result.exit_code == 2
     assert "scores.csv: [scores-csv] task nmd_thigh has no classification targets" in result.output
+
+
+def test_bench_data_show_draws_every_series_of_a_case_with_its_classes(toy_grades, tmp_path):
+    out = tmp_path / "g003.png"
+    result = bench("data", "show", toy_grades, "--case", "g003", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 5_000
