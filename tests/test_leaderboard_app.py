@@ -520,3 +520,22 @@ def test_the_lumbar_task_shows_on_every_page_without_leaderboard_code(
     assert len(shown) == len(expected) > 0
     for frame, want in zip(shown, expected.values(), strict=True):
         pd.testing.assert_frame_equal(frame, want.reset_index(drop=True), check_dtype=False)
+
+
+@pytest.mark.parametrize(("kind", "rule"), [("text", "[not-duckdb]"), ("other", "[not-mskbench]")])
+def test_a_file_that_is_not_an_mskbench_database_is_an_error_and_stays_untouched(
+    tmp_path, monkeypatch, kind, rule
+):
+    path = (tmp_path / "foreign.duckdb").resolve()
+    if kind == "text":
+        path.write_text("model,dice\nunet,0.9\n")
+    else:
+        with duckdb.connect(str(path)) as con:
+            con.execute("CREATE TABLE customers (id INTEGER)")
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--db", str(path)])
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    assert not at.exception, at.exception
+    assert any(rule in e.value and str(path) in e.value for e in at.error), texts(at)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["foreign.duckdb"]

@@ -101,7 +101,7 @@ def test_older_database_gets_the_missing_migrations_on_open(store: Store, monkey
         schema, "MIGRATIONS", [*schema.MIGRATIONS, _v2("ALTER TABLE runs ADD COLUMN note VARCHAR")]
     )
     reopened = Store(store.path)
-    runs = reopened.runs()  # a read migrates an older file first
+    runs = reopened.runs()  # a read sees the older file migrated (in a private copy)
     assert "note" in runs.columns and len(runs) == 1
     assert reopened.query("SELECT version FROM schema_version ORDER BY 1")["version"].tolist() == [
         1,
