@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from mskbench.harness.csvsafe import to_csv
 from mskbench.harness.metrics import metric_info
 from mskbench.harness.registry import load_reference
 from mskbench.harness.store import Store
@@ -257,7 +258,7 @@ def render(summary: pd.DataFrame, fmt: Format, width: int = 160) -> str:
     if fmt == "markdown":
         return _render_markdown(summary)
     if fmt == "csv":
-        return summary.to_csv(index=False)
+        return to_csv(summary)
     if fmt == "json":
         return _render_json(summary)
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -289,7 +290,7 @@ def render_tables(tables: dict[str, pd.DataFrame], fmt: Format, width: int = 160
             for title, frame in tables.items()
         )
     if fmt == "csv":
-        return "".join(f"# {title}\n{frame.to_csv(index=False)}" for title, frame in tables.items())
+        return "".join(f"# {title}\n{to_csv(frame)}" for title, frame in tables.items())
     if fmt == "json":
         document = {title: frame.to_dict(orient="records") for title, frame in tables.items()}
         return json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n"
