@@ -23,11 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-from mskbench.tasks.contract.dataset import Case, Dataset
 from mskbench.tasks.spec import ProfileSpec, TaskSpec
+
+if TYPE_CHECKING:  # the data contract imports pandas, scikit-learn and SimpleITK
+    from mskbench.tasks.contract.dataset import Case, Dataset
 
 
 @dataclass
@@ -89,7 +91,7 @@ class FitReport:
     peak_memory_mb: float | None = None
 
 
-class CaseSet(Sequence[Case]):
+class CaseSet(Sequence["Case"]):
     """The cases of one split, loaded from disk on access (with labels and maps)."""
 
     def __init__(self, dataset: Dataset, case_ids: Sequence[str]) -> None:
