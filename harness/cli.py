@@ -21,7 +21,6 @@ from typing import Annotated, TypeVar
 import typer
 from mskbench.tasks.spec import PROFILES
 from rich.console import Console
-from rich.table import Table
 
 EXIT_BAD_INPUT = 2
 #: `harness.training.runtime.DEVICES`, kept here so that ``--help`` imports no torch
@@ -354,8 +353,9 @@ def data_stats(
     ] = None,
 ) -> None:
     """Per-structure distribution of each map over the dataset (seed 003 Fig. 2 style)."""
+    from mskbench.harness.textlayout import render_table
     from mskbench.tasks.contract import Dataset
-    from mskbench.tasks.inspect import distribution, structure_map_means
+    from mskbench.tasks.inspect import distributions_by_structure, structure_map_means
 
     with bad_input_exits():
         spec = _dataset_task(root, task)
@@ -365,28 +365,32 @@ def data_stats(
         return
     means = structure_map_means(dataset)
     stratum = spec.strata[0] if spec.strata else None
-    table = Table(
-        title=f"{spec.name}: structure means over {len(dataset.case_ids)} cases "
-        f"({len(means)} structures)"
-    )
-    for column in ("map", "unit", "mean ± SD", "range", "CV", "n", "share ≥ threshold"):
-        table.add_column(column)
+    header, columns = ["structure", "n"], {}
+    share_of = None
     for map_spec in spec.maps:
-        threshold = (
-            stratum.threshold if stratum and stratum.attribute == f"{map_spec.name}_ref" else None
+        at = stratum.threshold if stratum and stratum.attribute == f"{map_spec.name}_ref" else None
+        columns[map_spec.name] = distributions_by_structure(
+            means, list(spec.structure_names), map_spec.name, at
         )
-        d = distribution(means[map_spec.name], threshold)
-        share = f"{d['share_at_or_above_%']:.1f} % ≥ {threshold:g}" if threshold is not None else ""
-        table.add_row(
-            map_spec.name.upper(),
-            map_spec.unit,
-            f"{d['mean']:.2f} ± {d['sd']:.2f}",
-            f"[{d['min']:.2f}, {d['max']:.2f}]",
-            f"{d['cv']:.2f}",
-            str(d["n"]),
-            share,
-        )
-    console.print(table)
+        header.append(f"{map_spec.name.upper()} ({map_spec.unit})")
+        if at is not None:
+            share_of = (map_spec.name, at)
+            header.append(f"{map_spec.name.upper()} ≥ {at:g}")
+    rows = []
+    for structure, first in next(iter(columns.values())).items():
+        row = [structure, str(first["n"])]
+        for name, per_structure in columns.items():
+            d = per_structure[structure]
+            row.append(f"{d['mean']:.2f} ± {d['sd']:.2f}\n[{d['min']:.2f}, {d['max']:.2f}]")
+            if share_of is not None and share_of[0] == name:
+                row.append(f"{d['share_at_or_above_%']:.1f} % ≥ {share_of[1]:g}")
+        rows.append(row)
+    title = (
+        f"{spec.name}: map means inside each structure over {len(dataset.case_ids)} cases: "
+        "mean ± SD [min, max]"
+    )
+    text = render_table(header, rows, title, _table_width(), keys=2, left=1)
+    console.print(text, end="", markup=False, highlight=False, crop=False)
 
 
 # -- models, runs, results ---------------------------------------------------------------
@@ -462,6 +466,13 @@ def run_command(
     weights: Annotated[
         Path | None, typer.Option("--weights", help="Local checkpoint to start from.")
     ] = None,
+    keep_checkpoints: Annotated[
+        bool,
+        typer.Option(
+            "--keep-checkpoints",
+            help="Keep each finished fold's checkpoints (under <db folder>/work/<run>/).",
+        ),
+    ] = False,
 ) -> None:
     """Train and evaluate a model on a task: cross-validation, metrics, DuckDB results."""
     _choice(profile, PROFILES, "--profile")
@@ -479,6 +490,7 @@ def run_command(
     request = RunRequest(
         task=task, model=model, profile=profile, seed=seed, folds=_parse_folds(folds), device=device, db=db,
         data=data, data_seed=data_seed, resume=resume, max_epochs=max_epochs, weights=weights,
+        keep_checkpoints=keep_checkpoints,
     )  # fmt: skip
     with bad_input_exits():
         try:
@@ -569,15 +581,24 @@ def score_command(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Score predictions made by any tool (nnU-Net, MONAI, in-house) into the results."""
+    from mskbench.harness.naming import check_run_name
+
+    try:
+        check_run_name(name)
+    except ValueError as exc:
+        raise _bad_input(str(exc)) from exc
     with bad_input_exits():  # an unknown task answers before the scoring imports
         _task(task)
     from mskbench.harness.scoring import score
+    from mskbench.harness.store import Store
 
     with bad_input_exits():
         outcome = score(task, data, predictions, name, db, _parse_folds(folds), scores)
     console.print(
         f"scored {name!r} as run [bold]{outcome.run_id}[/] (folds {outcome.folds_run}) → {db}"
     )
+    run = Store(db).query("SELECT profile FROM runs WHERE run_id = ?", [outcome.run_id])
+    _print_summary(task, run["profile"].item(), db, "test", "table")
 
 
 @app.command("results")

@@ -30,6 +30,7 @@ from mskbench.harness.store.synthetic import synthetic_run_record
 from mskbench.harness.summary import summarize_task
 from mskbench.harness.textlayout import render_table
 from mskbench.tasks import get_task, task_names
+from mskbench.tasks.contract import read_image, write_image
 from typer.testing import CliRunner
 
 _cli_runner = CliRunner()
@@ -101,6 +102,7 @@ def _store_scored(smoke_thigh: Path, tmp_path_factory: pytest.TempPathFactory) -
     db = tmp_path_factory.mktemp("scored") / "scored.duckdb"
     result = _cli_score(smoke_thigh, smoke_thigh / "labelsTr", db)
     assert result.exit_code == 0, result.output
+    assert "DSC" in result.output and "perfect" in result.output  # score prints the summary
     return db
 
 
@@ -211,6 +213,24 @@ def test_store_an_older_schema_is_read_through_a_private_copy(_store_copy, monke
 
 
 # -- names and formula cells from outside ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "--name '': [run-name] is empty"),
+        ("   ", "--name '   ': [run-name] holds only whitespace"),
+        (" padded", "[run-name] starts or ends with whitespace"),
+        ("two\nlines", "[run-name] holds a control character"),
+        ("x" * 500, "[run-name] is 500 characters long; at most 64"),
+    ],
+)
+def test_cli_score_refuses_an_unusable_name_before_anything_is_written(
+    smoke_thigh, tmp_path, name, message
+):
+    db = tmp_path / "results" / "s.duckdb"
+    result = _cli_score(smoke_thigh, smoke_thigh / "labelsTr", db, name=name)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not db.parent.exists()
 
 
 def _cli_formula_cells(text: str) -> list[str]:
@@ -317,6 +337,21 @@ def test_cli_metric_headers_are_readable_names():
     assert metric_header("dice") == "DSC ↑"
 
 
+def test_cli_results_lists_every_run_of_a_model_with_the_reason(smoke_thigh, tmp_path):
+    db = tmp_path / "twice.duckdb"
+    shifted = tmp_path / "shifted"
+    shifted.mkdir()
+    for path in sorted((smoke_thigh / "labelsTr").glob("*.nii.gz")):
+        label, grid = read_image(path, dtype=None)
+        write_image(shifted / path.name, np.roll(label, 1, axis=-1).astype(np.uint8), grid=grid)
+    assert _cli_score(smoke_thigh, smoke_thigh / "labelsTr", db, name="mine").exit_code == 0
+    assert _cli_score(smoke_thigh, shifted, db, name="mine").exit_code == 0
+    result = _cli("results", "--task", "nmd_thigh", "--db", str(db))
+    runs = Store(db).runs("nmd_thigh").sort_values("finished_at")
+    older, newer = runs["run_id"]
+    assert f"{older} (mine, smoke): superseded by run {newer} (newer)" in result.output
+
+
 def test_cli_startup_imports_no_torch_pandas_or_duckdb():
     code = (
         "import sys\n"
@@ -353,5 +388,38 @@ def test_cli_version_completion_and_choices_in_help():
     assert DEVICES == RUNTIME_DEVICES
     run_help = _cli("run", "--help").output
     assert "[smoke|quick|paper]" in run_help and "[auto|cpu|cuda]" in run_help
+    assert "--keep-checkpoints" in run_help
     results_help = _cli("results", "--help").output
     assert "[table|csv|json|markdown]" in results_help and "[test|external]" in results_help
+
+
+def test_cli_checkpoints_live_beside_the_database_and_go_when_the_fold_is_stored(
+    smoke_thigh, tmp_path
+):
+    plugin = tmp_path / "saver.py"
+    plugin.write_text(
+        "import numpy as np\n"
+        "from mskbench.harness.models import Prediction\n"
+        "class Saver:\n"
+        "    def fit(self, train, val, ctx):\n"
+        "        ctx.work_dir.mkdir(parents=True, exist_ok=True)\n"
+        "        (ctx.work_dir / 'checkpoint.pt').write_bytes(b'weights')\n"
+        "    def predict(self, case, ctx):\n"
+        "        return Prediction(label=np.zeros(case.image.shape[1:], np.uint8))\n"
+    )
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    for keep, db in (
+        ((), tmp_path / "a" / "r.duckdb"),
+        (("--keep-checkpoints",), tmp_path / "b" / "r.duckdb"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "mskbench.harness.cli", "run", "--task", "nmd_thigh",
+             "--model", f"{plugin}:Saver", "--profile", "smoke", "--db", str(db), *keep],
+            cwd=cwd, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        kept = sorted(p.relative_to(db.parent) for p in db.parent.rglob("checkpoint.pt"))
+        assert len(kept) == (1 if keep else 0), kept
+        assert not (db.parent / "work").exists() or keep
+    assert list(cwd.iterdir()) == []  # nothing in the directory it ran from
