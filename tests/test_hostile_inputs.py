@@ -198,8 +198,11 @@ def test_store_a_newer_schema_is_refused_by_readers_and_writers(smoke_thigh, _st
 
 
 def test_store_an_older_schema_is_read_through_a_private_copy(_store_copy, monkeypatch):
-    v2 = schema.Migration(2, "test: a note on runs", ("ALTER TABLE runs ADD COLUMN note VARCHAR",))
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, v2])
+    versions = [(m.version,) for m in schema.MIGRATIONS]  # those of the file
+    newer = schema.Migration(
+        len(versions) + 1, "test: a note on runs", ("ALTER TABLE runs ADD COLUMN note VARCHAR",)
+    )
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, newer])
     _store_copy.chmod(0o444)  # even a read-only file: nothing is written to it
     before = _cli_files(_store_copy.parent)
     store = Store(_store_copy)
@@ -209,7 +212,7 @@ def test_store_an_older_schema_is_read_through_a_private_copy(_store_copy, monke
     assert shown.exit_code == 0 and "perfect" in shown.output
     assert _cli_files(_store_copy.parent) == before
     with duckdb.connect(str(_store_copy), read_only=True) as con:
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == versions
 
 
 # -- names and formula cells from outside ----------------------------------------------------
