@@ -2,10 +2,15 @@
 
 Exit codes: 0 success; 1 an unexpected failure; 2 bad usage or bad input (the message
 names the file and the rule it breaks).
+
+Startup is part of the interface: ``bench --help``, ``bench list ...`` and an unknown
+task or model answer without importing torch, pandas or DuckDB; every command imports
+what it needs inside its body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -15,11 +20,25 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from mskbench.harness.registry import UnknownNameError
+from mskbench.tasks.spec import PROFILES
 
 EXIT_BAD_INPUT = 2
+#: `harness.training.runtime.DEVICES`, kept here so that ``--help`` imports no torch
+#: (a test checks that they agree); ``cuda:N`` is also accepted.
+DEVICES = ("auto", "cpu", "cuda")
+SPLITS = ("test", "external")
+RESULT_FORMATS = ("table", "csv", "json", "markdown")
+LIST_FORMATS = ("table", "json", "csv")
+#: Errors that mean bad usage or bad input (exit 2), by the module that defines them.
+#: Only modules already imported are consulted: an error of a module that was never
+#: imported cannot have been raised, and importing one just to compare would cost startup.
+INPUT_ERRORS = {
+    "mskbench.harness.registry": ("UnknownNameError",),
+    "mskbench.tasks.targets": ("TaskSpecError",),
+    "mskbench.tasks.contract.errors": ("ContractError",),
+    "mskbench.harness.store.errors": ("NotAStoreError", "ReadOnlyStoreError", "SchemaVersionError"),
+}
 console = Console(soft_wrap=True)
 # Tables go to logs when stdout is not a terminal; 80 columns would fold every cell.
 LOG_WIDTH = 200
@@ -30,8 +49,8 @@ app = typer.Typer(
     name="bench",
     help="mskbench: benchmark harness for musculoskeletal MRI fat-segmentation tasks.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich panels cut option names when piped
 )
 list_app = typer.Typer(help="List registered tasks (and models).", no_args_is_help=True)
 data_app = typer.Typer(
@@ -41,15 +60,61 @@ data_app = typer.Typer(
 app.add_typer(list_app, name="list")
 app.add_typer(data_app, name="data")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"mskbench {version('mskbench')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _bench(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """mskbench: benchmark harness for musculoskeletal MRI fat-segmentation tasks."""
+
+
+def one_of(choices: tuple[str, ...]) -> dict:
+    """`typer.Option` settings that list ``choices`` in ``--help`` and offer them to shell
+    completion; the value is checked by `_choice`, whose message names the option."""
+    return {
+        "metavar": "[" + "|".join(choices) + "]",
+        "autocompletion": lambda incomplete: [c for c in choices if c.startswith(incomplete)],
+    }
+
+
+def _complete_task(incomplete: str) -> list[str]:
+    from mskbench.tasks import task_names
+
+    return [name for name in task_names() if name.startswith(incomplete)]
+
+
+def _complete_model(incomplete: str) -> list[str]:
+    from mskbench.harness.models import model_names
+
+    return [name for name in model_names() if name.startswith(incomplete)]
+
+
 TaskOption = Annotated[
-    str, typer.Option("--task", "-t", help="Task name (see `bench list tasks`).")
+    str,
+    typer.Option(
+        "--task", "-t", help="Task name (see `bench list tasks`).", autocompletion=_complete_task
+    ),
 ]
 ProfileOption = Annotated[
     str,
     typer.Option(
         "--profile",
         "-p",
-        help="smoke (CI, seconds) | quick (CPU, minutes) | paper (seed protocol).",
+        help="smoke (CI, about a minute) | quick (CPU, minutes) | paper (seed protocol).",
+        **one_of(PROFILES),
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the phantom and of the splits.")]
@@ -70,26 +135,37 @@ def _bad_input(message: str) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT)
 
 
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """The `INPUT_ERRORS` classes of the modules imported so far, and missing or
+    forbidden files."""
+    found: list[type[BaseException]] = [FileNotFoundError, PermissionError]
+    for module, names in INPUT_ERRORS.items():
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            found += [getattr(loaded, name) for name in names]
+    return tuple(found)
+
+
 @contextmanager
 def bad_input_exits() -> Iterator[None]:
     """Turn the project's input errors into a clear message and exit code 2."""
-    from mskbench.tasks.contract import ContractError, ValidationError
-    from mskbench.tasks.spec import TaskSpecError
-
     try:
         yield
-    except ValidationError as exc:
-        err_console.print("[bold red]error:[/] ", end="")
-        err_console.print(
-            f"dataset {exc.root} breaks the data contract ({len(exc.problems)} problem(s)):",
-            markup=False,
-            highlight=False,
-        )
-        for problem in exc.problems:
-            err_console.print(f"  - {problem}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from exc
-    except (ContractError, TaskSpecError, UnknownNameError, FileNotFoundError) as exc:
-        raise _bad_input(str(exc)) from exc
+    except Exception as exc:
+        validation = sys.modules.get("mskbench.tasks.contract.validate")
+        if validation is not None and isinstance(exc, validation.ValidationError):
+            err_console.print("[bold red]error:[/] ", end="")
+            err_console.print(
+                f"dataset {exc.root} breaks the data contract ({len(exc.problems)} problem(s)):",
+                markup=False,
+                highlight=False,
+            )
+            for problem in exc.problems:
+                err_console.print(f"  - {problem}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from exc
+        if isinstance(exc, _input_errors()):
+            raise _bad_input(str(exc)) from exc
+        raise
 
 
 def _task(name: str):
@@ -124,34 +200,32 @@ def _with_progress(description: str, total: int, run: Callable[[Callable[[str], 
 
 
 # -- bench list ---------------------------------------------------------------------------
+ListFormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format", "-f", help="table (names never cut) | json | csv", **one_of(LIST_FORMATS)
+    ),
+]
+
+
+def _print_rows(kind: str, verbose: bool, fmt: str) -> None:
+    from mskbench.harness.listing import model_rows, render_rows, task_rows
+
+    _choice(fmt, LIST_FORMATS, "--format")
+    rows = task_rows(verbose) if kind == "tasks" else model_rows(verbose)
+    text = render_rows(rows, fmt, f"mskbench {kind}", _table_width())
+    console.print(text, end="", markup=False, highlight=False, crop=False)
+
+
 @list_app.command("tasks")
 def list_tasks(
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show labels, maps, split and profiles.")
+        bool, typer.Option("--verbose", "-v", help="Show labels, split and profiles.")
     ] = False,
+    fmt: ListFormatOption = "table",
 ) -> None:
     """List the benchmark tasks with their study, inputs and primary metric."""
-    from mskbench.tasks import get_task, task_names
-
-    table = Table(title="mskbench tasks", show_lines=verbose)
-    for column in ("task", "study", "input", "structures", "split", "primary"):
-        table.add_column(column)
-    for name in task_names():
-        spec = get_task(name)
-        structures = ", ".join(spec.structure_names) if verbose else str(len(spec.structure_names))
-        split = spec.split.description if verbose else f"{spec.split.kind} ({spec.split.n_folds})"
-        inputs = f"{'+'.join(spec.channels)} {spec.spatial_dims}D"
-        if spec.maps:
-            inputs += " + " + "/".join(m.name.upper() for m in spec.maps)
-        primary = f"{spec.primary_metric} ({'↑' if spec.higher_is_better else '↓'})"
-        table.add_row(name, spec.citation.label(), inputs, structures, split, primary)
-    console.print(table)
-    if verbose:
-        for name in task_names():
-            spec = get_task(name)
-            console.print(f"[bold]{name}[/] v{spec.version} profiles:")
-            for profile in spec.profiles.values():
-                console.print(f"  {profile.name:6s} {profile.description}")
+    _print_rows("tasks", verbose, fmt)
 
 
 # -- bench data ---------------------------------------------------------------------------
@@ -288,8 +362,9 @@ def data_stats(
     ] = None,
 ) -> None:
     """Per-structure distribution of each map over the dataset (seed 003 Fig. 2 style)."""
+    from mskbench.harness.textlayout import render_table
     from mskbench.tasks.contract import Dataset
-    from mskbench.tasks.inspect import distribution, structure_map_means
+    from mskbench.tasks.inspect import distributions_by_structure, structure_map_means
 
     with bad_input_exits():
         spec = _dataset_task(root, task)
@@ -299,33 +374,39 @@ def data_stats(
         return
     means = structure_map_means(dataset)
     stratum = spec.strata[0] if spec.strata else None
-    table = Table(
-        title=f"{spec.name}: structure means over {len(dataset.case_ids)} cases "
-        f"({len(means)} structures)"
-    )
-    for column in ("map", "unit", "mean ± SD", "range", "CV", "n", "share ≥ threshold"):
-        table.add_column(column)
+    header, columns = ["structure", "n"], {}
+    share_of = None
     for map_spec in spec.maps:
-        threshold = (
-            stratum.threshold if stratum and stratum.attribute == f"{map_spec.name}_ref" else None
+        at = stratum.threshold if stratum and stratum.attribute == f"{map_spec.name}_ref" else None
+        columns[map_spec.name] = distributions_by_structure(
+            means, list(spec.structure_names), map_spec.name, at
         )
-        d = distribution(means[map_spec.name], threshold)
-        share = f"{d['share_at_or_above_%']:.1f} % ≥ {threshold:g}" if threshold is not None else ""
-        table.add_row(
-            map_spec.name.upper(),
-            map_spec.unit,
-            f"{d['mean']:.2f} ± {d['sd']:.2f}",
-            f"[{d['min']:.2f}, {d['max']:.2f}]",
-            f"{d['cv']:.2f}",
-            str(d["n"]),
-            share,
-        )
-    console.print(table)
+        header.append(f"{map_spec.name.upper()} ({map_spec.unit})")
+        if at is not None:
+            share_of = (map_spec.name, at)
+            header.append(f"{map_spec.name.upper()} ≥ {at:g}")
+    rows = []
+    for structure, first in next(iter(columns.values())).items():
+        row = [structure, str(first["n"])]
+        for name, per_structure in columns.items():
+            d = per_structure[structure]
+            row.append(f"{d['mean']:.2f} ± {d['sd']:.2f}\n[{d['min']:.2f}, {d['max']:.2f}]")
+            if share_of is not None and share_of[0] == name:
+                row.append(f"{d['share_at_or_above_%']:.1f} % ≥ {share_of[1]:g}")
+        rows.append(row)
+    title = (
+        f"{spec.name}: map means inside each structure over {len(dataset.case_ids)} cases: "
+        "mean ± SD [min, max]"
+    )
+    text = render_table(header, rows, title, _table_width(), keys=2, left=1)
+    console.print(text, end="", markup=False, highlight=False, crop=False)
 
 
 # -- models, runs, results ---------------------------------------------------------------
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB results file.")]
 DEFAULT_DB = Path("results/mskbench.duckdb")
+#: Seconds `bench leaderboard` waits for a writer's lock to check the file before starting.
+PROBE_LOCK_TIMEOUT_S = 3.0
 
 
 @list_app.command("models")
@@ -333,26 +414,10 @@ def list_models(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show hyper-parameters and citations.")
     ] = False,
+    fmt: ListFormatOption = "table",
 ) -> None:
     """List registered models (entry-point group mskbench.models) and the tasks they support."""
-    from mskbench.harness.models import get_model_card, model_names
-
-    table = Table(title="mskbench models", show_lines=verbose)
-    for column in ("model", "tasks", "description") + (("hyper-parameters",) if verbose else ()):
-        table.add_column(column)
-    for name in model_names():
-        try:
-            card = get_model_card(name)
-        except Exception as exc:  # a broken plugin must not hide the others
-            table.add_row(name, "?", f"[red]cannot be loaded: {type(exc).__name__}: {exc}[/]")
-            continue
-        tasks = card.describe_tasks()
-        row = [name, tasks, card.description]
-        if verbose:
-            lines = [f"{k} = {v}" for k, v in {**card.hyperparameters, **card.details}.items()]
-            row.append("\n".join(lines + ([card.citation] if card.citation else [])))
-        table.add_row(*row)
-    console.print(table)
+    _print_rows("models", verbose, fmt)
 
 
 def _parse_folds(folds: str | None) -> list[int] | None:
@@ -372,7 +437,10 @@ def run_command(
     model: Annotated[
         str,
         typer.Option(
-            "--model", "-m", help="Model name (bench list models) or path/to/file.py:Class."
+            "--model",
+            "-m",
+            help="Model name (bench list models) or path/to/file.py:Class.",
+            autocompletion=_complete_model,
         ),
     ],
     profile: ProfileOption = "quick",
@@ -383,7 +451,12 @@ def run_command(
         int, typer.Option("--seed", help="Training seed (weights, sampling, validation subjects).")
     ] = 0,
     device: Annotated[
-        str, typer.Option("--device", help="auto | cpu | cuda (auto: cuda when visible).")
+        str,
+        typer.Option(
+            "--device",
+            help="auto: cuda when visible; cuda:N picks one GPU.",
+            **one_of(DEVICES),
+        ),
     ] = "auto",
     db: DbOption = DEFAULT_DB,
     data: Annotated[
@@ -403,21 +476,32 @@ def run_command(
         Path | None, typer.Option("--weights", help="Local checkpoint to start from.")
     ] = None,
     max_voxels: MaxVoxelsOption = None,
+    keep_checkpoints: Annotated[
+        bool,
+        typer.Option(
+            "--keep-checkpoints",
+            help="Keep each finished fold's checkpoints (under <db folder>/work/<run>/).",
+        ),
+    ] = False,
 ) -> None:
     """Train and evaluate a model on a task: cross-validation, metrics, DuckDB results."""
-    from mskbench.harness.runner import RunFailed, RunRequest, run
-    from mskbench.harness.training.runtime import DEVICES
-    from mskbench.tasks import PROFILES
-    from mskbench.tasks.contract.header import voxel_limit
-
     _choice(profile, PROFILES, "--profile")
     if device not in DEVICES and not device.startswith("cuda:"):
         raise _bad_input(f"--device {device!r} is not one of: {', '.join(DEVICES)}")
     if weights is not None and not weights.is_file():
         raise _bad_input(f"{weights}: no such checkpoint file")
+    with bad_input_exits():  # unknown names answer before torch is imported
+        from mskbench.harness.models import get_model_card
+
+        _task(task)
+        get_model_card(model)
+    from mskbench.harness.runner import RunFailed, RunRequest, run
+    from mskbench.tasks.contract.header import voxel_limit
+
     request = RunRequest(
         task=task, model=model, profile=profile, seed=seed, folds=_parse_folds(folds), device=device, db=db,
         data=data, data_seed=data_seed, resume=resume, max_epochs=max_epochs, weights=weights,
+        keep_checkpoints=keep_checkpoints,
     )  # fmt: skip
     with bad_input_exits(), voxel_limit(max_voxels):
         try:
@@ -523,7 +607,16 @@ def score_command(
     ] = False,
 ) -> None:
     """Score predictions made by any tool (nnU-Net, MONAI, in-house) into the results."""
+    from mskbench.harness.naming import check_run_name
+
+    try:
+        check_run_name(name)
+    except ValueError as exc:
+        raise _bad_input(str(exc)) from exc
+    with bad_input_exits():  # an unknown task answers before the scoring imports
+        _task(task)
     from mskbench.harness.scoring import score
+    from mskbench.harness.store import Store
     from mskbench.tasks.contract.header import voxel_limit
 
     if predictions is None and scores is None:
@@ -535,6 +628,8 @@ def score_command(
     console.print(
         f"scored {name!r} as run [bold]{outcome.run_id}[/] (folds {outcome.folds_run}) → {db}"
     )
+    run = Store(db).query("SELECT profile FROM runs WHERE run_id = ?", [outcome.run_id])
+    _print_summary(task, run["profile"].item(), db, "test", "table")
 
 
 @app.command("results")
@@ -544,10 +639,19 @@ def results_command(
         str | None, typer.Option("--profile", "-p", help="Only this profile.")
     ] = None,
     split: Annotated[
-        str, typer.Option("--split", help="test (cross-validation) or external (second site).")
+        str,
+        typer.Option(
+            "--split", help="test (cross-validation) or external (second site).", **one_of(SPLITS)
+        ),
     ] = "test",
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="table | csv | json | markdown")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (fits the terminal) | csv | json | markdown",
+            **one_of(RESULT_FORMATS),
+        ),
     ] = "table",
     tables: Annotated[
         bool,
@@ -561,11 +665,12 @@ def results_command(
     """Per-model summary: mean ± SD, 95 % CI, absence and outlier rates, G20−/G20+; for
     classification targets AUROC, accuracy, sensitivity, specificity, PPV, NPV, F1, kappa
     (and QWK for grades) with the CI method the target declares."""
-    _choice(fmt, ("table", "csv", "json", "markdown"), "--format")
-    _choice(split, ("test", "external"), "--split")
+    _choice(fmt, RESULT_FORMATS, "--format")
+    _choice(split, SPLITS, "--split")
     if not db.is_file():
         raise _bad_input(f"{db}: no results database (run `bench run` first or pass --db)")
     with bad_input_exits():
+        _task(task)
         if tables:
             _print_paper_tables(task, profile, db, split, fmt)
         else:
@@ -656,10 +761,16 @@ def leaderboard_command(
     port: Annotated[int, typer.Option("--port", help="Local port of the Streamlit server.")] = 8501,
 ) -> None:
     """Open the Streamlit leaderboard on the results database (read-only)."""
-    from mskbench.leaderboard.launch import launch
-
     if not db.is_file():
         raise _bad_input(f"{db}: no results database (run `bench run` first or pass --db)")
+    from mskbench.harness.store import StoreLockedError
+    from mskbench.harness.store.identity import probe
+
+    # a `bench run` holding the file is no error: the app shows the results once it can copy
+    with bad_input_exits(), contextlib.suppress(StoreLockedError):
+        probe(db, lock_timeout_s=PROBE_LOCK_TIMEOUT_S)
+    from mskbench.leaderboard.launch import launch
+
     raise typer.Exit(launch(db, port))
 
 

@@ -20,9 +20,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
+from mskbench.harness.csvsafe import to_csv
+from mskbench.harness.labels import readable_metric
 from mskbench.harness.metrics import METRICS, MetricInfo
+from mskbench.harness.textlayout import render_table
 from mskbench.tasks.spec import TaskSpec
 
 Format = Literal["table", "csv", "json", "markdown"]
@@ -57,10 +59,12 @@ def metric_info(metric: str, task: TaskSpec | None = None) -> MetricInfo:
 
 
 def metric_header(metric: str, task: TaskSpec | None = None) -> str:
-    """Column header of ``metric``: short name, unit unless a fraction, direction arrow."""
+    """Column header of ``metric``: short name (else `readable_metric`), unit unless a
+    fraction, direction arrow."""
     info = metric_info(metric, task)
     unit = "" if info.unit == "fraction" else f" ({info.unit})"
-    return f"{SHORT_NAMES.get(metric, metric)}{unit} {ARROWS[info.higher_is_better]}"
+    name = SHORT_NAMES.get(metric) or readable_metric(metric)
+    return f"{name}{unit} {ARROWS[info.higher_is_better]}"
 
 
 def format_value(metric: str, value: float, task: TaskSpec | None = None) -> str:
@@ -204,26 +208,36 @@ def _strata(summary: pd.DataFrame) -> list[tuple[str, str]]:
     return [(b, a) for b, a in pairs if summary["stratum"].isin([b, a]).any()]
 
 
-def rich_table(frame: pd.DataFrame, title: str) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=True)
-    for i, column in enumerate(frame.columns):
-        table.add_column(str(column), justify="left" if i < 2 else "right", overflow="fold")
-    for record in frame.itertuples(index=False):
-        table.add_row(*(str(v) for v in record))
-    return table
+def text_table(
+    frame: pd.DataFrame,
+    title: str,
+    width: int,
+    keys: int,
+    units: list[list[int]] | None = None,
+) -> str:
+    """``frame`` as plain text ``width`` wide (`harness.textlayout`): the first ``keys``
+    columns (model, source, ...) repeated in each part, ``units`` of value columns kept
+    together; the first column (a model name) never wraps."""
+    header = [str(c) for c in frame.columns]
+    rows = [[str(v) for v in record] for record in frame.itertuples(index=False)]
+    return render_table(header, rows, title, width, keys=keys, units=units, left=2)
 
 
 def _render_table(summary: pd.DataFrame, width: int) -> str:
     console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
-    console.print(rich_table(table1(summary, "\n"), _title(summary)))
+    text = text_table(table1(summary, "\n"), _title(summary), width, keys=3)
+    console.print(text, end="", markup=False, highlight=False, crop=False)
     console.print(_ci_note(summary))
     for below, above in _strata(summary):
         console.print()
-        console.print(
-            rich_table(
-                table2(summary, below, above), f"{below} vs {above}: mean ± SD (n), unpaired test"
-            )
+        text = text_table(
+            table2(summary, below, above),
+            f"{below} vs {above}: mean ± SD (n), unpaired test",
+            width,
+            keys=3,
+            units=[[3, 4], [5, 6]],  # both strata side by side; the test beside its p
         )
+        console.print(text, end="", markup=False, highlight=False, crop=False)
     excluded = _excluded_lines(summary)
     if excluded:
         console.print()
@@ -289,7 +303,7 @@ def render(summary: pd.DataFrame, fmt: Format, width: int = 160) -> str:
     if fmt == "markdown":
         return _render_markdown(summary)
     if fmt == "csv":
-        return summary.to_csv(index=False)
+        return to_csv(summary)
     if fmt == "json":
         return _render_json(summary)
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -300,17 +314,14 @@ def render_tables(tables: dict[str, pd.DataFrame], fmt: Format, width: int = 160
     (a heading and a pipe table each), ``csv`` (each table after a ``# title`` line) or
     ``json`` (title → list of records)."""
     if fmt == "table":
-        console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
-        for title, frame in tables.items():
-            console.print(rich_table(frame, title))
-        return console.file.getvalue()
+        return "".join(text_table(frame, title, width, keys=1) for title, frame in tables.items())
     if fmt == "markdown":
         return "".join(
             f"### {title}\n\n{frame.to_markdown(index=False, disable_numparse=True)}\n\n"
             for title, frame in tables.items()
         )
     if fmt == "csv":
-        return "".join(f"# {title}\n{frame.to_csv(index=False)}" for title, frame in tables.items())
+        return "".join(f"# {title}\n{to_csv(frame)}" for title, frame in tables.items())
     if fmt == "json":
         document = {title: frame.to_dict(orient="records") for title, frame in tables.items()}
         return json.dumps(document, indent=2, ensure_ascii=False, default=json_default) + "\n"

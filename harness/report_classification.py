@@ -13,7 +13,8 @@ import json
 import pandas as pd
 from rich.console import Console
 
-from mskbench.harness.report import FORMATS, MISSING, Format, json_default, rich_table
+from mskbench.harness.csvsafe import to_csv
+from mskbench.harness.report import FORMATS, MISSING, Format, json_default, text_table
 from mskbench.tasks.spec import TaskSpec
 
 NAMES = {
@@ -100,7 +101,7 @@ def render_classification(
 ) -> str:
     """The classification ``summary`` of ``task`` as text (see the module docstring)."""
     if fmt == "csv":
-        return summary.to_csv(index=False)
+        return to_csv(summary)
     if fmt == "json":
         document = {
             "task": task.name,
@@ -123,7 +124,8 @@ def render_classification(
     console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
     for target in targets:
         title = f"{task.name} — {target} ({split} split): value [95 % CI]"
-        console.print(rich_table(target_table(summary, target), title))
+        text = text_table(target_table(summary, target), title, width, keys=2)
+        console.print(text, end="", markup=False, highlight=False, crop=False)
         for note in _notes(summary, task, target):
             console.print(note, markup=False, highlight=False)
         console.print()

@@ -9,11 +9,17 @@ fold in DuckDB in one transaction. A run is identified by its key — task, mode
 profile, seed, data and split fingerprints — so running the same command again resumes
 at the first unfinished fold; a failing run is recorded as failed with its error and its
 finished folds stay.
+
+Checkpoints live in each fold's private ``work_dir``, ``<db folder>/work/<run id>/fold<k>``
+(beside the database, whatever the current directory), so an interrupted fold resumes
+from them; once the fold is stored they are deleted unless ``keep_checkpoints``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -67,6 +73,7 @@ class RunRequest:
     weights: Path | None = None
     size: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    keep_checkpoints: bool = False
 
 
 class RunObserver:
@@ -186,6 +193,15 @@ def write_prediction(
         paths.append(inside(root, folder / f"{case_id}_{name}.nii.gz"))
         write_image(paths[-1], (np.asarray(mask) != 0).astype(np.uint8), grid=case.grid)
     return paths[0]
+
+
+def remove_work_dir(work_dir: Path) -> None:
+    """Delete a stored fold's private folder (its checkpoints), then the run's and the
+    ``work`` folder above it when they are left empty."""
+    shutil.rmtree(work_dir, ignore_errors=True)
+    for folder in (work_dir.parent, work_dir.parent.parent):
+        with contextlib.suppress(OSError):  # not empty: another fold or run is there
+            folder.rmdir()
 
 
 class Runner:
@@ -330,6 +346,8 @@ class Runner:
             ),
             data_fingerprint=dataset.fingerprint,
         )
+        if not request.keep_checkpoints:
+            remove_work_dir(ctx.work_dir)
         self.observer.fold_finished(fold, record)
         return record
 

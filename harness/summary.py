@@ -6,7 +6,8 @@ Runs compared (`select_runs`): finished runs of the task's current version. Per 
 most recently finished run fixes the data and split fingerprints; runs with other
 fingerprints are excluded and listed with the reason, as are failed and running runs (a
 failed run's finished folds are not summarised: rerunning resumes it). Per (model,
-profile) the latest finished run remains.
+profile) the latest finished run remains; older runs of that model are listed as
+superseded by it.
 
 Rows summarised: the ``split`` rows (``test`` by default; ``external`` pools every fold's
 predictions of the external site) of each selected run, one value per (fold, case,
@@ -127,7 +128,14 @@ def select_runs(runs: pd.DataFrame, task: TaskSpec, profile: str | None = None) 
             return f"{' and '.join(differs)} of the latest {name} run {latest['run_id']}"
 
         exclude(group[~(same_data & same_split)], reason)
-        chosen.append(group[same_data & same_split].groupby("model").tail(1))
+        comparable = group[same_data & same_split]
+        newest = comparable.groupby("model").tail(1)
+        newest_of = dict(zip(newest["model"], newest["run_id"], strict=True))
+        exclude(
+            comparable.drop(newest.index),
+            lambda r, newest_of=newest_of: f"superseded by run {newest_of[r.model]} (newer)",
+        )
+        chosen.append(newest)
     selected = pd.concat(chosen, ignore_index=True) if chosen else runs.iloc[:0]
     return RunSelection(selected.reset_index(drop=True), excluded)
 

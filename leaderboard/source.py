@@ -9,7 +9,9 @@ waits at most for one file copy (milliseconds), however long a page's queries ta
 however many people are looking. While a writer holds the file for longer than the
 timeout, the pages keep showing the last snapshot (``Source.stale``); only a first look
 at a busy file raises `harness.store.StoreLockedError`, which the app turns into a
-message with a retry button.
+message with a retry button. A file that is not an mskbench results database, or of a
+newer schema, is refused before it is copied (`harness.store.identity`; the app shows
+the `harness.store.StoreError`).
 
 Snapshots live in a temporary folder of the server process; a replaced one is deleted
 `GRACE_S` seconds later (a page still drawing may read it). Query results are cached per
@@ -32,7 +34,7 @@ from typing import Any
 import streamlit as st
 
 from mskbench.harness.store import Store, StoreLockedError
-from mskbench.harness.store.connection import connect
+from mskbench.harness.store.identity import check_duckdb_file, open_database, schema_version_of
 
 DEFAULT_LOCK_TIMEOUT_S = 3.0
 #: Seconds a replaced snapshot is kept for pages still drawing from it (each takes < 2 s).
@@ -143,11 +145,14 @@ class Snapshots:
 
     def _copy(self) -> Source:
         """Copy the file and its write-ahead log while holding a read-only connection, so
-        no writer changes them during the copy."""
+        no writer changes them during the copy. A file that is not an mskbench database
+        (or of a newer schema) raises `harness.store.StoreError` and is not copied."""
         if not self.original.is_file():
             raise FileNotFoundError(f"no results database at {self.original}")
-        con = connect(self.original, read_only=True, timeout_s=self.lock_timeout_s)
+        check_duckdb_file(self.original)
+        con = open_database(self.original, read_only=True, timeout_s=self.lock_timeout_s)
         try:
+            schema_version_of(con, self.original, empty_ok=False)
             stamp = file_stamp(self.original)
             self._count += 1
             target = Path(self._folder.name) / f"snapshot-{self._count}.duckdb"

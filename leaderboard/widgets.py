@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from mskbench.harness.csvsafe import to_csv
 from mskbench.leaderboard.context import PageContext
 from mskbench.leaderboard.taskview import decimals
 from mskbench.tasks.spec import TaskSpec
@@ -38,7 +39,7 @@ def show_table(
     caption: str | None = None,
 ) -> None:
     """``frame`` as a sortable table (every row visible up to 40, missing values as "–")
-    with a button that downloads it as CSV."""
+    with a button that downloads it as CSV (formula cells neutralised, `harness.csvsafe`)."""
     height = ROW_PX * (len(frame) + 1) + 3 if len(frame) <= ALL_ROWS_UP_TO else "auto"
     st.dataframe(
         frame,
@@ -53,7 +54,7 @@ def show_table(
         left.caption(caption)
     right.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode(),
+        to_csv(frame).encode(),
         file_name=f"{key}.csv",
         mime="text/csv",
         key=f"{key}-csv",

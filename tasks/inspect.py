@@ -1,7 +1,8 @@
 """Look at a dataset as data: per-structure map statistics and how hard its boundaries are.
 
 - `structure_map_means`: mean of each quantitative map inside each reference structure,
-  one row per (case, structure) — e.g. the per-muscle FF distribution of seed 003 Fig. 2.
+  one row per (case, structure) — e.g. the per-muscle FF distribution of seed 003 Fig. 2;
+  `distributions_by_structure` summarises them per structure and over all.
 - `boundary_contrast`: Michelson contrast of the image across each structure's boundary
   where it meets non-structure tissue ``(I_out − I_in) / (I_out + I_in)``, from 1-pixel
   rings inside and outside the boundary in each slice. Fat infiltration reaching the
@@ -60,6 +61,21 @@ def distribution(values: pd.Series, threshold: float | None = None) -> dict[str,
     }
     if threshold is not None:
         out["share_at_or_above_%"] = float(100.0 * (v >= threshold).mean())
+    return out
+
+
+def distributions_by_structure(
+    means: pd.DataFrame, structures: list[str], map_name: str, threshold: float | None = None
+) -> dict[str, dict[str, float]]:
+    """`distribution` of one map's structure means (rows of `structure_map_means`) per
+    structure, in the order of ``structures`` (those with no row are left out), then over
+    all of them under the key ``all``."""
+    out = {
+        name: distribution(rows[map_name], threshold)
+        for name in structures
+        if not (rows := means[means["structure"] == name]).empty
+    }
+    out["all"] = distribution(means[map_name], threshold)
     return out
 
 

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mskbench.harness.cli import EXIT_BAD_INPUT, app
+from mskbench.tasks import get_task
 
 runner = CliRunner()
 
@@ -43,6 +44,9 @@ def test_prepare_validate_stats_show_round_trip(smoke_thigh, tmp_path):
     result = bench("data", "stats", str(smoke_thigh))
     assert result.exit_code == 0
     assert "FF" in result.output and "% ≥ 20" in result.output
+    lines = result.output.splitlines()
+    rows = [line.split("│")[1].strip() for line in lines if line.startswith("│") and "±" in line]
+    assert rows == [*get_task("nmd_thigh").structure_names, "all"]  # one row per structure
 
     png = tmp_path / "case.png"
     result = bench("data", "show", str(smoke_thigh), "--case", "s001v1", "--out", str(png))
@@ -100,6 +104,7 @@ def test_show_unknown_case_and_slice_exit_2(smoke_thigh, tmp_path):
 def test_split_is_created_once(thigh_copy):
     result = bench("data", "split", str(thigh_copy), "--task", "nmd_thigh")
     assert result.exit_code == EXIT_BAD_INPUT and "splits are frozen" in result.output
+    assert "`bench data split --force` replaces them" in result.output
     (thigh_copy / "splits.json").unlink()
     result = bench("data", "split", str(thigh_copy), "--task", "nmd_thigh", "--seed", "0")
     assert result.exit_code == 0 and "10 fold(s)" in result.output

@@ -8,7 +8,9 @@ a run on other data (not ranked); nmd_leg with one atlas run (a second task in t
 
 from __future__ import annotations
 
+import csv
 import fcntl
+import io
 import os
 import shutil
 import subprocess
@@ -519,3 +521,64 @@ def test_the_lumbar_task_shows_on_every_page_without_leaderboard_code(
     assert len(shown) == len(expected) > 0
     for frame, want in zip(shown, expected.values(), strict=True):
         pd.testing.assert_frame_equal(frame, want.reset_index(drop=True), check_dtype=False)
+
+
+@pytest.mark.parametrize(("kind", "rule"), [("text", "[not-duckdb]"), ("other", "[not-mskbench]")])
+def test_a_file_that_is_not_an_mskbench_database_is_an_error_and_stays_untouched(
+    tmp_path, monkeypatch, kind, rule
+):
+    path = (tmp_path / "foreign.duckdb").resolve()
+    if kind == "text":
+        path.write_text("model,dice\nunet,0.9\n")
+    else:
+        with duckdb.connect(str(path)) as con:
+            con.execute("CREATE TABLE customers (id INTEGER)")
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--db", str(path)])
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    assert not at.exception, at.exception
+    assert any(rule in e.value and str(path) in e.value for e in at.error), texts(at)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["foreign.duckdb"]
+
+
+FORMULA = "=cmd|' /C calc'!A0"
+
+
+def test_every_csv_download_neutralises_formula_cells(smoke_thigh, tmp_path, monkeypatch):
+    """A cases.csv value and a submission name that a spreadsheet would run reach the
+    tables; the CSV downloads carry them quoted (`harness.csvsafe`), numbers unchanged."""
+    import streamlit
+    from streamlit.delta_generator import DeltaGenerator
+
+    from mskbench.harness.csvsafe import neutralise_cell
+
+    data = Path(shutil.copytree(smoke_thigh, tmp_path / "data"))
+    cases = pd.read_csv(data / "cases.csv", dtype=str)
+    cases.loc[cases["site"] == "A", "group"] = FORMULA  # test cases: site B is external
+    cases.to_csv(data / "cases.csv", index=False)
+    db = tmp_path / "formula.duckdb"
+    score("nmd_thigh", data, data / "labelsTr", "-2+3", db)
+    downloads: list[str] = []
+    original = DeltaGenerator.download_button
+
+    def spy(self, label, data, *args, **kwargs):
+        downloads.append(data.decode())
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", spy)
+    monkeypatch.setattr(streamlit, "download_button", lambda *a, **k: spy(streamlit._main, *a, **k))
+    monkeypatch.setattr(sys, "argv", ["app.py", "--db", str(db)])
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    at.session_state["structure-by"] = "group"
+    at.sidebar.radio(key="page").set_value("Per structure").run()
+    assert not at.exception, at.exception
+    run = Store(db).runs()["run_id"].item()
+    at.session_state[f"values-{run}"] = True  # the run's per-case values, prepared
+    at.sidebar.radio(key="page").set_value("Runs").run()
+    assert not at.exception, at.exception
+    cells = [c for text in downloads for row in csv.reader(io.StringIO(text)) for c in row]
+    assert "'" + FORMULA in cells and "'-2+3" in cells
+    assert [c for c in cells if neutralise_cell(c) != c] == []
+    assert any(c.startswith("-") for c in cells)  # negative numbers stay numbers
+    assert len(downloads) >= 4

@@ -229,6 +229,7 @@ def test_launch_runs_streamlit_headless_without_telemetry_on_localhost(monkeypat
 def test_snapshots_copy_the_file_only_when_it_changed_and_retire_old_copies(tmp_path, monkeypatch):
     monkeypatch.setattr(source, "GRACE_S", 0.0)
     path = tmp_path / "live.duckdb"
+    Store(path).begin_run(synthetic_run_record("key"))  # only mskbench databases are copied
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE t AS SELECT 1 AS i")
     snapshots = source.Snapshots(path, lock_timeout_s=1.0)

@@ -105,7 +105,7 @@ def test_older_database_gets_the_missing_migrations_on_open(store: Store, monkey
         [*schema.MIGRATIONS, _next("ALTER TABLE runs ADD COLUMN note VARCHAR")],
     )
     reopened = Store(store.path)
-    runs = reopened.runs()  # a read migrates an older file first
+    runs = reopened.runs()  # a read sees the older file migrated (in a private copy)
     assert "note" in runs.columns and len(runs) == 1
     versions = reopened.query("SELECT version FROM schema_version ORDER BY 1")["version"]
     assert versions.tolist() == [1, 2, 3]

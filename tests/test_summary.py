@@ -143,7 +143,8 @@ def test_latest_finished_run_per_model_with_matching_fingerprints_is_compared(re
     assert set(summary.attrs["runs"]) == {ids["A"], ids["B"], ids["C"]}  # not A-old
     assert set(summary["run_id"]) == {ids["A"], ids["B"], ids["C"]}
     excluded = {e["run_id"]: e["reason"] for e in summary.attrs["excluded"]}
-    assert set(excluded) == {ids["D-other-data"], ids["C-failed"], ids["E-running"]}
+    assert set(excluded) == {ids["D-other-data"], ids["C-failed"], ids["E-running"], ids["A-old"]}
+    assert excluded[ids["A-old"]] == f"superseded by run {ids['A']} (newer)"
     assert "data fingerprint d0 ≠ d1" in excluded[ids["D-other-data"]]
     assert excluded[ids["C-failed"]] == "status failed: boom"
     assert excluded[ids["E-running"]] == "status running"
@@ -335,7 +336,7 @@ def test_render_four_formats(results):
     assert csv["mean"].to_numpy() == pytest.approx(s["mean"].to_numpy(float), nan_ok=True)
     doc = json.loads(render(s, "json"))
     assert doc["task"] == "nmd_thigh" and doc["primary_metric"] == "dice"
-    assert len(doc["rows"]) == len(s) and len(doc["excluded"]) == 3
+    assert len(doc["rows"]) == len(s) and len(doc["excluded"]) == 4
     assert doc["rows"][0]["mean"] == pytest.approx(s["mean"].iloc[0])
     md = render(s, "markdown")
     assert "| Model" in md and "### G20- vs G20+" in md and "DSC ↑" in md

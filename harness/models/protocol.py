@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mskbench.tasks.case import Case, Prediction
-from mskbench.tasks.contract.dataset import Dataset
 from mskbench.tasks.spec import ProfileSpec, TaskSpec
+
+if TYPE_CHECKING:  # the data contract imports pandas, scikit-learn and SimpleITK
+    from mskbench.tasks.contract.dataset import Dataset
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ Tables (long form): ``runs``, ``folds`` (a row only for a finished fold), ``case
 
 from mskbench.harness.store.errors import (
     InvalidRecordError,
+    NotAStoreError,
+    ReadOnlyStoreError,
     SchemaVersionError,
     StoreError,
     StoreLockedError,
@@ -30,6 +32,8 @@ __all__ = [
     "STATUSES",
     "FoldRecord",
     "InvalidRecordError",
+    "NotAStoreError",
+    "ReadOnlyStoreError",
     "RunRecord",
     "SchemaVersionError",
     "Store",

@@ -17,3 +17,12 @@ class StoreLockedError(StoreError, TimeoutError):
 
 class InvalidRecordError(StoreError, ValueError):
     """A record or a frame of rows breaks a rule; nothing was written."""
+
+
+class NotAStoreError(StoreError):
+    """The file is not an mskbench results database: not DuckDB at all (text, random bytes,
+    0 bytes), or a DuckDB database without mskbench's tables (empty, or another program's)."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """A writer was given a results file it must not or cannot write (no write permission)."""

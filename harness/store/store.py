@@ -4,8 +4,10 @@ the leaderboard (docs/architecture.md, "Results store").
 Every public method connects, does its work and closes, so a writer holds the file only
 for one short transaction (one fold) and readers (read-only connections) can open it in
 between; opening waits for another process's lock (`harness.store.connection`). The schema
-is created on the first write, never by a read of a missing file, and migrated on first
-use by either (`harness.store.schema`).
+is created on the first write, never by a read of a missing file, and migrated on a
+writer's first use (`harness.store.schema`). A read never writes: the file is checked
+first (`harness.store.identity`: a DuckDB file holding mskbench's tables, of a schema this
+code knows), and an older schema is read through a migrated private copy.
 
 A fold is written in one transaction: stale rows of that (run, fold) in the child tables
 are deleted, the rows inserted, the ``folds`` row inserted last, then commit. A ``folds``
@@ -18,6 +20,7 @@ import json
 import logging
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +30,14 @@ import duckdb
 import pandas as pd
 
 from mskbench.harness.store import frames
-from mskbench.harness.store.connection import connect
 from mskbench.harness.store.errors import InvalidRecordError
+from mskbench.harness.store.identity import (
+    check_writable,
+    migrated_copy,
+    open_database,
+    probe,
+    schema_version_of,
+)
 from mskbench.harness.store.records import (
     STATUSES,
     FoldRecord,
@@ -37,7 +46,7 @@ from mskbench.harness.store.records import (
     to_json,
     utc_naive,
 )
-from mskbench.harness.store.schema import check_not_newer, current_version, latest_version, migrate
+from mskbench.harness.store.schema import latest_version, migrate
 
 log = logging.getLogger(__name__)
 
@@ -101,55 +110,60 @@ class Store:
         self.path = Path(path).expanduser()
         self.lock_timeout_s = float(lock_timeout_s)
         self._schema_current = False
+        #: The file reads open: ``path``, or a migrated private copy of an older schema.
+        self._read_path: Path | None = None
+        self._copies: tempfile.TemporaryDirectory[str] | None = None
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
     # -- connections -----------------------------------------------------------------
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        return connect(self.path, read_only=read_only, timeout_s=self.lock_timeout_s)
+    def _open(self, read_only: bool, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+        return open_database(path or self.path, read_only=read_only, timeout_s=self.lock_timeout_s)
 
     @contextmanager
     def _writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection to a database with the current schema (created if new)."""
+        """A read-write connection to a database with the current schema (created if new).
+        A foreign, read-only or newer file raises (`harness.store.identity`)."""
+        check_writable(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._open(read_only=False)
         try:
             if not self._schema_current:
+                schema_version_of(con, self.path, empty_ok=True)
                 applied = migrate(con, str(self.path))
                 if applied:
                     log.info(
                         "results database %s: applied schema migrations %s", self.path, applied
                     )
                 self._schema_current = True
+                self._read_path = self.path
             yield con
         finally:
             con.close()
 
     @contextmanager
     def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection. A missing file raises `FileNotFoundError`; an older
-        schema is migrated first (a short read-write open); a newer one raises."""
-        if not self.path.exists():
-            raise FileNotFoundError(
-                f"no results database at {self.path} (nothing has been run or scored into it)"
-            )
-        if not self._schema_current:
-            con = self._open(read_only=True)
-            try:
-                version = current_version(con)
-            finally:
-                con.close()
-            check_not_newer(version, str(self.path))
-            if version < latest_version():
-                with self._writer():
-                    pass
-            self._schema_current = True
-        con = self._open(read_only=True)
+        """A read-only connection. A missing file raises `FileNotFoundError`, a file that is
+        not an mskbench database `NotAStoreError`, a newer schema `SchemaVersionError`; an
+        older schema is read through a migrated private copy (the file stays untouched)."""
+        if self._read_path is None:
+            self._read_path = self._readable_path()
+        con = self._open(read_only=True, path=self._read_path)
         try:
             yield con
         finally:
             con.close()
+
+    def _readable_path(self) -> Path:
+        """The file reads open: the database itself when its schema is current, else a
+        private copy migrated to it (deleted with this `Store`)."""
+        if probe(self.path, self.lock_timeout_s) == latest_version():
+            return self.path
+        self._copies = tempfile.TemporaryDirectory(prefix="mskbench-read-")
+        copy = migrated_copy(self.path, Path(self._copies.name), self.lock_timeout_s)
+        log.info("results database %s has an older schema: reading a migrated copy", self.path)
+        return copy
 
     @contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

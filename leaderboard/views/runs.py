@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from mskbench.harness.csvsafe import to_csv
 from mskbench.leaderboard import queries
 from mskbench.leaderboard.context import PageContext
 from mskbench.leaderboard.widgets import show_table
@@ -72,7 +73,7 @@ def _details(ctx: PageContext) -> None:
         values = ctx.source.get(queries.case_metrics_of_run, run_id)
         st.download_button(
             f"Download {len(values):,} case-metric rows (CSV)",
-            values.to_csv(index=False).encode(),
+            to_csv(values).encode(),
             file_name=f"{run_id}-case-metrics.csv",
             mime="text/csv",
             key=f"values-{run_id}-csv",

@@ -159,7 +159,7 @@ def write_splits(root: Path, splits: Splits, overwrite: bool = False) -> Path:
     path = root / SPLITS_JSON
     if path.exists() and not overwrite:
         raise ContractError(
-            f"{path}: already exists; splits are frozen (pass overwrite to replace them)"
+            f"{path}: already exists; splits are frozen (`bench data split --force` replaces them)"
         )
     tmp = path.with_name(f".{SPLITS_JSON}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(splits.to_json(), indent=1) + "\n")
