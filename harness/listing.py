@@ -22,22 +22,38 @@ LIST_FORMATS = ("table", "json", "csv")
 Row = dict[str, Any]
 
 
+def _targets(spec: Any) -> str:
+    """The task's targets in a few words: ``10 structures``, ``+ fat mask``, ``risky
+    (binary)``."""
+    parts = []
+    if spec.segmentation is not None:
+        parts.append(f"{len(spec.structure_names)} structures")
+    parts += [f"{m.name} mask" for m in spec.masks]
+    parts += [f"{t.name} ({t.kind})" for t in spec.classification]
+    return ", ".join(parts)
+
+
 def task_rows(verbose: bool = False) -> list[Row]:
-    """One row per registered task: ``task, study, input, structures`` (a count, or the
-    names when ``verbose``), ``split, primary``; ``verbose`` adds ``version`` and
-    ``profiles`` (name → description)."""
+    """One row per registered task: ``task, study, input`` (its series), ``targets`` (in
+    words), ``structures`` (a count, or the names when ``verbose``), ``split, primary``;
+    ``verbose`` adds ``version``, ``series`` and ``profiles`` (name → description)."""
     from mskbench.tasks import get_task, task_names
 
     rows = []
     for name in task_names():
         spec = get_task(name)
-        inputs = f"{'+'.join(spec.channels)} {spec.spatial_dims}D"
+        inputs = " | ".join(
+            f"{'+'.join(s.channels)} {s.spatial_dims}D"
+            + (f" {s.name}" if len(spec.series) > 1 else "")
+            for s in spec.series
+        )
         if spec.maps:
             inputs += " + " + "/".join(m.name.upper() for m in spec.maps)
         row: Row = {
             "task": name,
             "study": spec.citation.label(),
             "input": inputs,
+            "targets": _targets(spec),
             "structures": list(spec.structure_names) if verbose else len(spec.structure_names),
             "split": spec.split.description
             if verbose
@@ -46,6 +62,7 @@ def task_rows(verbose: bool = False) -> list[Row]:
         }
         if verbose:
             row["version"] = spec.version
+            row["series"] = {s.name: list(s.channels) for s in spec.series}
             row["profiles"] = {p.name: p.description for p in spec.profiles.values()}
         rows.append(row)
     return rows
