@@ -150,12 +150,24 @@ def class_probabilities(target: ClassificationTarget, score: Score, where: str) 
 
 def case_score_rows(task: TaskSpec, case: Case, prediction: Prediction, split: str) -> pd.DataFrame:
     """Rows of the store's ``case_scores`` for the targets ``prediction`` scores (see the
-    module docstring): probabilities per class with the case's reference class."""
+    module docstring): probabilities per class with the case's reference class. A binary
+    view ``derived_from`` a predicted grade that the prediction does not score itself gets
+    its score from the grade's probabilities."""
+    where = f"case {case.case_id}"
+    scores = dict(prediction.scores)
+    for target in task.classification:  # binary views of a predicted grade
+        source = target.derived_from
+        if target.name not in scores and source is not None and source in scores:
+            probabilities = class_probabilities(task.target(source), scores[source], where)
+            source_classes = task.target(source).classes
+            scores[target.name] = target.derive(
+                dict(zip(source_classes, probabilities, strict=True))
+            )
     rows = []
-    for name, score in prediction.scores.items():
+    for name, score in scores.items():
         target = task.target(name)
         assert isinstance(target, ClassificationTarget)
-        values = class_probabilities(target, score, f"case {case.case_id}")
+        values = class_probabilities(target, score, where)
         reference = case.targets.get(name)
         for klass, value in zip(target.score_classes, values, strict=True):
             rows.append((case.case_id, split, name, klass, value, reference))

@@ -380,11 +380,15 @@ def published_rows(
             "metric": pv.metric,
             "mean": pv.value,
             "sd": np.nan if pv.sd is None else pv.sd,
+            "ci_low": np.nan if pv.ci_low is None else pv.ci_low,
+            "ci_high": np.nan if pv.ci_high is None else pv.ci_high,
+            "n": pv.n,
             "p_value": np.nan if pv.p_value is None else pv.p_value,
             "reference": f"{task.citation.label()}, {pv.source}",
         }
         for pv in task.published
         if pv.metric in wanted
+        and pv.target is None
         and pv.structure == "all"
         and not pv.subset
         and pv.group not in other_splits

@@ -62,11 +62,14 @@ class Citation:
 
 @dataclass(frozen=True)
 class MapSpec:
-    """A quantitative map on the label grid (``maps/<case>_<name>.nii.gz``)."""
+    """A quantitative map on the label grid (``maps/<case>_<name>.nii.gz``). A map that is
+    not ``required`` may be missing from a dataset (the phantom knows the fat fraction,
+    real data may lack it): its metrics are then absent, never made up."""
 
     name: str
     unit: str
     description: str
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -451,8 +454,21 @@ class TaskSpec:
                     f"{where}: mask {mask.name!r} is scored within {unknown}, not in the label map"
                 )
         reserved = {"case_id", "subject_id", "site"}
+        by_name = {t.name: t for t in self.classification}
         for target in self.classification:
             if target.column in reserved:
                 raise TaskSpecError(
                     f"{where}: target {target.name!r} reads reserved column {target.column!r}"
                 )
+            if target.derived_from is not None:
+                source = by_name.get(target.derived_from)
+                if source is None or source.kind == "binary":
+                    raise TaskSpecError(
+                        f"{where}: target {target.name!r} is derived from {target.derived_from!r}, "
+                        "which is not an ordinal or multiclass target of the task"
+                    )
+                if (source.column, source.classes) != (target.column, target.classes):
+                    raise TaskSpecError(
+                        f"{where}: target {target.name!r} must read {source.name}'s column and "
+                        "classes to be derived from it"
+                    )

@@ -140,7 +140,10 @@ class ClassificationTarget:
     excluded class are left out of its binary metrics but kept in per-class reports).
     ``allow_missing``: an empty cell is allowed (that case is then not scored on the
     target). ``threshold``: a binary case is called positive when P(positive) ≥ it.
-    ``ci``: how the summary forms its 95 % CIs (`CI_METHODS`).
+    ``ci``: how the summary forms its 95 % CIs (`CI_METHODS`). ``derived_from``: for a
+    binary view of an ordinal or multiclass target of the same column, that target's
+    name — a model that predicts its class probabilities gets this view's score without
+    predicting it: P(positive classes) / P(positive or negative classes).
 
     Predictions: a binary target takes the probability of the positive class; ordinal and
     multiclass targets take one probability per class (summing to 1).
@@ -157,6 +160,7 @@ class ClassificationTarget:
     allow_missing: bool = False
     threshold: float = 0.5
     ci: CiMethod = "bootstrap"
+    derived_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("classes", "positive", "negative", "excluded"):
@@ -199,6 +203,13 @@ class ClassificationTarget:
         """The classes a prediction gives probabilities for: the positive view's single
         score (named ``positive``) for binary targets, every class otherwise."""
         return ("positive",) if self.kind == "binary" else self.classes
+
+    def derive(self, probabilities: dict[str, float]) -> float:
+        """This binary view's score from its source target's class probabilities (see
+        ``derived_from``); 0.5 when neither side has any probability."""
+        positive = sum(probabilities[c] for c in self.positive)
+        negative = sum(probabilities[c] for c in self.negative)
+        return positive / (positive + negative) if positive + negative > 0 else 0.5
 
     def outcome(self, value: str | None) -> int | None:
         """The reference of a case as the metrics use it: for a binary target 1 (positive),

@@ -5,6 +5,7 @@ scikit-learn and scipy on the stored probabilities."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -19,9 +20,11 @@ from typer.testing import CliRunner
 
 from mskbench.harness.classification import summarize_target
 from mskbench.harness.cli import app
+from mskbench.harness.evaluation import case_score_rows
 from mskbench.harness.store import Store
-from mskbench.tasks import get_task
-from mskbench.tasks.contract import validate_dataset
+from mskbench.tasks import TaskSpecError, get_task
+from mskbench.tasks.case import Prediction
+from mskbench.tasks.contract import Dataset, validate_dataset
 
 PLUGIN = str(Path(__file__).resolve().parent / "plugins" / "classifier.py") + ":MeanClassifier"
 runner = CliRunner()
@@ -228,3 +231,28 @@ def test_bench_data_show_draws_every_series_of_a_case_with_its_classes(toy_grade
     result = bench("data", "show", toy_grades, "--case", "g003", "--out", out)
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 5_000
+
+
+def test_a_binary_view_of_a_grade_is_derived_from_the_grades_probabilities(toy_grades):
+    task = get_task("toy_grades")
+    severe = dataclasses.replace(task.target("severe"), derived_from="grade")
+    spec = dataclasses.replace(task, targets=(task.target("grade"), severe))
+    case = Dataset(toy_grades, spec).load("g003")
+    grade = {"0": 0.1, "1": 0.2, "2": 0.3, "3": 0.4}
+    rows = case_score_rows(spec, case, Prediction(scores={"grade": grade}), "test")
+    derived = rows[rows["target"] == "severe"]
+    assert derived["score"].item() == pytest.approx(0.7 / 0.8)  # grade 1 is excluded
+    assert derived["reference"].item() == "3"
+    own = case_score_rows(spec, case, Prediction(scores={"grade": grade, "severe": 0.2}), "test")
+    assert own.loc[own["target"] == "severe", "score"].item() == 0.2  # a model's own score wins
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [("nothing", "not an ordinal or multiclass target"), ("severe", "not an ordinal")],
+)
+def test_a_derived_view_needs_a_graded_source(source, message):
+    task = get_task("toy_grades")
+    severe = dataclasses.replace(task.target("severe"), derived_from=source)
+    with pytest.raises(TaskSpecError, match=message):
+        dataclasses.replace(task, targets=(task.target("grade"), severe))

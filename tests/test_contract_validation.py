@@ -198,6 +198,22 @@ def test_map_with_a_flipped_axis_is_on_another_grid(thigh_copy):
     assert problem.message.startswith("direction cosines differ")
 
 
+def test_an_optional_map_may_be_missing_and_its_metrics_are_then_absent(thigh_copy):
+    from mskbench.harness.evaluation import case_metric_rows
+    from mskbench.tasks.spec import MapSpec
+
+    task = get_task("nmd_thigh")
+    optional_ff = MapSpec("ff", "%", "fat fraction, when known", required=False)
+    spec = replace(task, maps=(optional_ff, *task.maps[1:]))
+    (thigh_copy / "maps" / f"{CASE}_ff.nii.gz").unlink()
+    assert validate_dataset(thigh_copy, spec) == []
+    assert [p.rule for p in validate_dataset(thigh_copy, task)] == ["missing-map"]
+    case = Dataset(thigh_copy, spec).load(CASE)
+    assert set(case.maps) == {"mtr", "t2"}
+    rows = case_metric_rows(spec, case, case.label, "test")
+    assert not rows["metric"].str.startswith("ff_").any() and rows["metric"].eq("mtr_delta").any()
+
+
 def test_map_on_another_grid(thigh_copy):
     path = thigh_copy / "maps" / f"{CASE}_ff.nii.gz"
     ff, grid = read_image(path)

@@ -108,8 +108,10 @@ class Dataset:
             label = label_array.astype(np.uint8, copy=False)
         maps = {}
         if with_maps:
-            for name in self.task.map_names:
-                maps[name], _ = read_image(self.layout.map(case_id, name))
+            for spec in self.task.maps:
+                path = self.layout.map(case_id, spec.name)
+                if spec.required or path.exists():
+                    maps[spec.name], _ = read_image(path)
         masks = {}
         if with_label and with_masks:
             for name in self.task.mask_names:

@@ -16,7 +16,7 @@ Rules:
 ``case-not-in-csv``       an image in imagesTr has no row in cases.csv
 ``missing-file``          a row of cases.csv without its image channel or label file (labelsTr
                           only for a task with a segmentation target)
-``missing-map``           a quantitative map the task needs is missing
+``missing-map``           a quantitative map the task requires is missing (optional maps may be)
 ``unreadable``            a file that cannot be read as an image
 ``too-large``             an image whose header declares more voxels than the limit
                           (``--max-voxels``, ``MSKBENCH_MAX_VOXELS``; default 2²⁸) or far
@@ -396,8 +396,11 @@ def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Prob
                 )  # fmt: skip
             problems += _check_label_values(rel, label, task)
             primary_grid = primary_grid or label_grid  # maps sit on the label grid
-    for map_name in task.map_names:
+    for map_spec in task.maps:
+        map_name = map_spec.name
         path = layout.map(case_id, map_name)
+        if not map_spec.required and not path.exists():
+            continue  # an optional map: its metrics are absent for this case
         array, grid, found = _read(
             layout, path, "missing-map", f"map {map_name!r} required by task {task.name}"
         )
