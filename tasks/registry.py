@@ -29,6 +29,7 @@ _BUILTIN = {
     "nmd_thigh": "mskbench.tasks.nmd.spec:NMD_THIGH",
     "nmd_leg": "mskbench.tasks.nmd.spec:NMD_LEG",
     "lumbar_paraspinal": "mskbench.tasks.lumbar.spec:LUMBAR_PARASPINAL",
+    "shoulder_supraspinatus": "mskbench.tasks.shoulder.spec:SHOULDER_SUPRASPINATUS",
 }
 ENVIRONMENT_VARIABLE = "MSKBENCH_TASKS"
 
