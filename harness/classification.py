@@ -34,9 +34,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mskbench.harness.metrics.classification import classification_table, classify_cases
+from mskbench.harness.metrics.classification import (
+    classification_table,
+    classify_cases,
+    over_folds,
+)
 from mskbench.harness.metrics.multiclass import metric_names, multiclass_core
-from mskbench.harness.stats import bootstrap_interval, delong_test, t_interval
+from mskbench.harness.stats import bootstrap_interval, delong_test
 from mskbench.harness.stats.ci import DEFAULT_RESAMPLES, DEFAULT_SEED
 from mskbench.harness.stats.wald import proportion_interval, wald_intervals
 from mskbench.harness.store import Store
@@ -121,8 +125,9 @@ def _binary_summary(
 def _interval_multiclass(
     truth: np.ndarray, proba: np.ndarray, folds: np.ndarray, target: ClassificationTarget,
     n_resamples: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:  # fmt: skip
-    """Values and CIs of the ordinal/multiclass metrics by the target's method."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | list[str]]:  # fmt: skip
+    """Values, CIs and method (one, or one per metric) of the ordinal/multiclass metrics by
+    the target's method."""
     ordinal = target.kind == "ordinal"
     names = metric_names(ordinal)
     if target.ci == "folds":
@@ -132,9 +137,9 @@ def _interval_multiclass(
                 for f in np.unique(folds)
             ]
         )
-        bounds = [t_interval(per_fold[~np.isnan(per_fold[:, i]), i]) for i in range(len(names))]
-        low, high = np.array(bounds).T
-        return per_fold.mean(axis=0), low, high, f"t over {len(per_fold)} folds"
+        columns = [over_folds(pd.Series(per_fold[:, i]), 0.95) for i in range(len(names))]
+        value, low, high, methods = zip(*columns, strict=True)
+        return np.array(value), np.array(low), np.array(high), list(methods)
     value = multiclass_core(truth, proba, ordinal)
     if target.ci == "wald":
         low, high = np.full(len(names), np.nan), np.full(len(names), np.nan)

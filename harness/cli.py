@@ -706,6 +706,8 @@ def _table_width() -> int:
 def _print_summary(task: str, profile: str | None, db: Path, split: str, fmt: str) -> None:
     """The segmentation summary (label maps, masks) and the classification summary of the
     task's targets, each when the task has such targets."""
+    import json
+
     from mskbench.harness.classification import summarize_classification
     from mskbench.harness.report import render
     from mskbench.harness.report_classification import render_classification
@@ -719,16 +721,25 @@ def _print_summary(task: str, profile: str | None, db: Path, split: str, fmt: st
             f"no finished runs of {task}" + (f" ({profile})" if profile else "") + f" in {db}"
         )
         return
-    texts = []
+    texts = {}
     if spec.segmentation is not None:
         summary = summarize_task(store, spec, profile=profile, split=split)
-        texts.append(render(summary, fmt, width=_table_width()))
+        texts["segmentation"] = render(summary, fmt, width=_table_width())
     if spec.classification:
         scores = summarize_classification(store, spec, runs, split)
-        texts.append(render_classification(scores, spec, fmt, width=_table_width(), split=split))
-    for text in texts:
+        texts["classification"] = render_classification(
+            scores, spec, fmt, width=_table_width(), split=split
+        )
+    if fmt == "json" and len(texts) > 1:  # one document a JSON parser reads whole
+        print(
+            json.dumps({k: json.loads(v) for k, v in texts.items()}, indent=2, ensure_ascii=False)
+        )
+        return
+    for kind, text in texts.items():
         if fmt == "table":
             console.print(text, markup=False, highlight=False)
+        elif fmt == "csv" and len(texts) > 1:  # two tables: a "# title" line before each
+            print(f"# {kind}\n{text}", end="")
         else:
             print(text)
 

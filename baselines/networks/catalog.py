@@ -1,4 +1,5 @@
-"""Metadata of the four networks of seed 003 (Hostin 2023): torch-free, safe to import anywhere.
+"""Metadata of the shipped segmentation networks — the four of seed 003 (Hostin 2023) and the
+smp U-Net of seed 000's two-step model: torch-free, safe to import anywhere.
 
 `NETWORKS` maps a network name to a frozen `NetworkInfo`: its dimensionality, what it is,
 where it comes from, the hyper-parameters of each size, and the input-shape rule the
@@ -188,6 +189,34 @@ NETWORKS: Mapping[str, NetworkInfo] = MappingProxyType(
                 "Paper size = HRNetV2-W48, the segmentation reference model (65.8 M); the "
                 "seed does not state the width in its text. Override backbone='hrnet_w18' "
                 "for HRNetV2-W18."
+            ),
+        ),
+        "smp_unet": NetworkInfo(
+            name="smp_unet",
+            spatial_dims=2,
+            description=(
+                "2D U-Net of segmentation-models-pytorch: a ResNet-18 (small) or VGG-19-BN "
+                "(paper) encoder, U-Net decoder with concatenated skips, 1×1 conv to logits."
+            ),
+            citation=(
+                f"{_RONNEBERGER}; Iakubovskii, segmentation-models-pytorch; the U-Net step of "
+                "Saavedra et al. 2024, Front Med, doi:10.3389/fmed.2024.1416169"
+            ),
+            implementation="segmentation_models_pytorch.Unet (encoder_weights=None)",
+            builder="mskbench.baselines.networks.smp_unet:build_smp_unet",
+            input_multiple=32,
+            hyper_parameters={
+                "small": {"encoder": "resnet18", "depth": 3, "decoder_channels": (64, 32, 16)},
+                "paper": {
+                    "encoder": "vgg19_bn",
+                    "depth": 5,
+                    "decoder_channels": (256, 128, 64, 32, 16),
+                },
+            },
+            notes=(
+                "The seed's U-Net follows Khouy et al. (widths not in its text); the paper "
+                "size puts the VGG-19 family of the seed's classifier in the encoder. Inputs "
+                "are padded to multiples of 32 (the paper size's five stages; 224 is one)."
             ),
         ),
     }

@@ -126,6 +126,20 @@ def fat_pixel_metrics(
     )
 
 
+def over_folds(values: pd.Series, confidence: float) -> tuple[float, float, float, str]:
+    """Mean, t interval and method of one metric's per-fold values; folds where the metric
+    is undefined (AUROC of a fold with one class) are left out and the method says so."""
+    defined = values.dropna()
+    if defined.empty:
+        return (np.nan, np.nan, np.nan, f"undefined in all {values.size} folds")
+    low, high = t_interval(defined, confidence) if defined.size >= 2 else (np.nan, np.nan)
+    left_out = values.size - defined.size
+    method = f"t over {defined.size} folds" + (
+        f" ({left_out} undefined, left out)" if left_out else ""
+    )
+    return float(defined.mean()), low, high, method
+
+
 def classification_table(
     y_true: Sequence[int] | np.ndarray,
     score: Sequence[float] | np.ndarray,
@@ -139,7 +153,8 @@ def classification_table(
     """Case-classification metrics with 95 % CIs, one row per metric.
 
     With ``folds`` (the CV fold of each case, seed 000): ``value`` is the mean of the
-    per-fold metrics and the CI the t interval over folds. Without (seed 004): ``value`` is
+    per-fold metrics and the CI the t interval over folds (folds where a metric is undefined,
+    e.g. the AUROC of a fold with one class, are left out and counted in ``method``). Without (seed 004): ``value`` is
     the metric on all cases and the CI the BCa bootstrap over cases (fixed ``seed``).
     Columns: metric, value, ci_low, ci_high, method, threshold.
     """
@@ -153,15 +168,7 @@ def classification_table(
                 for f in np.unique(fold_ids)
             ]
         )
-        rows = [
-            (
-                m,
-                float(per_fold[m].mean()),
-                *t_interval(per_fold[m], confidence),
-                f"t over {len(per_fold)} folds",
-            )
-            for m in CLASSIFICATION_METRICS
-        ]
+        rows = [(m, *over_folds(per_fold[m], confidence)) for m in CLASSIFICATION_METRICS]
     else:
         point = classify_cases(truth, s, threshold)
 

@@ -39,6 +39,9 @@ class LoopConfig:
     weight_decay: float = 0.0
     device: str = "cpu"
     amp: bool = True  # used on CUDA only
+    #: targets are class indices given a channel axis (segmentation: ``(N, 1, *spatial)``
+    #: long) or float values as they come (classification: ``(N, 1)`` probabilities)
+    float_targets: bool = False
     fingerprint: str = (
         ""  # identifies model config + data; a checkpoint of another one is not resumed
     )
@@ -93,7 +96,10 @@ class TrainingLoop:
     # -- one pass ---------------------------------------------------------------------
     def _step_loss(self, images: np.ndarray, labels: np.ndarray) -> torch.Tensor:
         x = _to_device(images, self.device, self.channels_last, torch.float32)
-        y = _to_device(labels[:, None], self.device, False, torch.long)
+        if self.config.float_targets:
+            y = _to_device(labels, self.device, False, torch.float32)
+        else:
+            y = _to_device(labels[:, None], self.device, False, torch.long)
         with torch.autocast(
             device_type="cuda", dtype=torch.float16, enabled=self.cuda and self.config.amp
         ):
