@@ -257,7 +257,7 @@ def summarize_task(
     split: str = "test",
     metrics: Sequence[str] | None = None,
     *,
-    ci: CiMethod = "bootstrap",
+    ci: CiMethod | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
     published: bool = True,
 ) -> pd.DataFrame:
@@ -268,7 +268,7 @@ def summarize_task(
     metric's catalogue unit (rates in %); ``outlier_rate`` in %; ``p_value`` and ``test``
     of the stratum comparison on stratum rows. ``metrics``: a subset of the task's
     (default all). ``ci``: ``bootstrap`` (BCa over rows, ``n_resamples``, seed 0) or
-    ``folds`` (t over fold means). ``published``: append `published_rows`.
+    ``folds`` (t over fold means); default the task's ``summary_ci``. ``published``: append `published_rows`.
 
     ``attrs``: ``task, task_version, split, profile, primary_metric, metrics`` (order to
     show, primary first), ``strata`` (label pairs), ``ci`` and ``ci_method`` (in words),
@@ -278,6 +278,7 @@ def summarize_task(
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    ci = task.summary_ci if ci is None else ci
     if ci not in ("bootstrap", "folds"):
         raise ValueError(f"ci must be 'bootstrap' or 'folds', got {ci!r}")
     wanted = _ordered_metrics(task, metrics)

@@ -210,7 +210,9 @@ class TaskSpec:
     a model predicts (`SegmentationTarget`, `MaskTarget`, `ClassificationTarget`).
     ``task_metrics``: metric names the task's evaluator writes, beyond the harness's
     catalogue and the ``<map>_ref/_pred/_delta`` of each `MapSpec`. ``outlier_fence``: the
-    population of every outlier rate's Tukey fence. ``evaluator``: optional
+    population of every outlier rate's Tukey fence. ``summary_ci``: how `bench results`
+    forms the 95 % CI of a per-case metric's mean — BCa bootstrap over the values, or the t
+    interval over the fold means where the paper did that (seed 000). ``evaluator``: optional
     ``"module:function"``, called as ``evaluator(task, case, prediction)`` for every scored
     case, returning extra long rows ``structure, metric, value`` (a DataFrame) that
     `mskbench.harness.evaluation` adds to the generic ones. ``tables``: optional
@@ -239,6 +241,7 @@ class TaskSpec:
     nsd_tolerance_mm: float = 2.0
     task_metrics: tuple[MetricInfo, ...] = ()
     outlier_fence: OutlierFence = field(default_factory=OutlierFence)
+    summary_ci: Literal["bootstrap", "folds"] = "bootstrap"
     evaluator: str | None = None
     tables: str | None = None
 
@@ -411,6 +414,8 @@ class TaskSpec:
                 raise TaskSpecError(f"{where}: published value for unknown target {pv.target!r}")
         if self.nsd_tolerance_mm <= 0:
             raise TaskSpecError(f"{where}: nsd_tolerance_mm must be > 0")
+        if self.summary_ci not in ("bootstrap", "folds"):
+            raise TaskSpecError(f"{where}: summary_ci must be 'bootstrap' or 'folds'")
 
     def _validate_series(self, where: str) -> None:
         if not self.series:

@@ -202,4 +202,5 @@ SHOULDER_SUPRASPINATUS = TaskSpec(
     phantom="mskbench.tasks.shoulder.phantom:generate",
     profiles=_profiles(),
     nsd_tolerance_mm=2.0,
+    summary_ci="folds",  # the seed's "95 % CI over the five folds"
 )
