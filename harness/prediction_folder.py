@@ -10,6 +10,10 @@ reference grid.
   another axis order or with flipped axes is transposed/flipped onto the reference grid;
   another grid raises `GridMismatch` saying what differs; `reorientations` lists the
   files that were stored in another order, for the log and the run's config.
+
+A PNG prediction holds no geometry: it is read only against a PNG dataset, on the grid its
+dataset.json gives (``png``: `PngSettings`, spacing and the optional ``png_foreground``,
+which is read as 1); against any other dataset it is a `GridMismatch`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import numpy as np
 
 from mskbench.tasks.contract import Problem, read_grid, read_image
 from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
-from mskbench.tasks.contract.orientation import Reorientation, match_grid
+from mskbench.tasks.contract.orientation import GridMismatch, Reorientation, match_grid
+from mskbench.tasks.contract.png import is_png
+from mskbench.tasks.contract.png_dataset import PngSettings, as_label_values
 
 
 def _outside_links(folder: Path) -> list[Problem]:
@@ -58,20 +64,30 @@ def prediction_files(
     return files, problems
 
 
-def read_on_reference(path: Path, reference: Path) -> tuple[np.ndarray, Reorientation]:
+def read_on_reference(
+    path: Path, reference: Path, png: PngSettings | None = None
+) -> tuple[np.ndarray, Reorientation]:
     """The stored array of ``path`` on the grid of the image ``reference``, and how it was
-    reoriented. Raises what `read_image` raises, and `GridMismatch`."""
-    array, grid = read_image(path, dtype=None)
-    turn = match_grid(grid, read_grid(reference))
-    return turn.apply(array), turn
+    reoriented; ``png``: the settings of a PNG dataset. Raises what `read_image` raises,
+    and `GridMismatch`."""
+    if is_png(path) and png is None:
+        raise GridMismatch(
+            "is a PNG, which holds no geometry: PNG predictions are scored only against a "
+            "PNG dataset (its dataset.json gives the spacing); write NIfTI on the image grid"
+        )
+    spacing = png.spacing if png is not None else None
+    array, grid = read_image(path, dtype=None, png_spacing=spacing)
+    turn = match_grid(grid, read_grid(reference, spacing))
+    return as_label_values(turn.apply(array), path, png), turn
 
 
-def reorientations(references: dict[Path, Path]) -> dict[str, str]:
+def reorientations(references: dict[Path, Path], png: PngSettings | None = None) -> dict[str, str]:
     """File name → how it is reoriented, for the prediction files (keys) not stored as
     their reference image (values); headers only."""
+    spacing = png.spacing if png is not None else None
     out = {}
     for path, reference in references.items():
-        turn = match_grid(read_grid(path), read_grid(reference))
+        turn = match_grid(read_grid(path, spacing), read_grid(reference, spacing))
         if not turn.identity:
             out[path.name] = turn.describe()
     return out

@@ -2,6 +2,8 @@
 
 ``<predictions>/<case_id><ending>`` holds one predicted label map per case (any ending of
 `tasks.contract.FILE_ENDINGS`), on the case's image grid, with the task's label values.
+PNG predictions are read against a PNG dataset only, with the spacing (and the
+``png_foreground`` value) of its dataset.json (`harness.prediction_folder`).
 Cases scored: the test cases of the chosen folds (default: all) and the external set.
 Everything is validated first — every problem reported, naming the file and the rule —
 and nothing is written for a rejected submission. A valid one is stored like a trained
@@ -70,6 +72,7 @@ from mskbench.tasks.contract import (
 from mskbench.tasks.contract.errors import RuleError
 from mskbench.tasks.contract.fingerprint import file_sha256
 from mskbench.tasks.contract.orientation import GridMismatch
+from mskbench.tasks.contract.png_dataset import PngSettings, foreground_hint
 from mskbench.tasks.spec import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -172,6 +175,7 @@ def validate_submission(
         if case_id not in known
     ]
     allowed = set(task.label_values)
+    png = dataset.layout.png
     evaluated = {case_id for cases in cases_by_fold.values() for case_id, _ in cases}
     for case_id in dataset.case_ids:  # files of cases no chosen fold scores are checked too
         if folder is None or task.segmentation is None:
@@ -190,7 +194,7 @@ def validate_submission(
                     )
                 )
             else:
-                problems += _check_mask_prediction(mask_path, reference)
+                problems += _check_mask_prediction(mask_path, reference, png)
         if not want_labels:
             continue
         path = files.get(case_id)
@@ -205,7 +209,7 @@ def validate_submission(
                 )
             )
             continue
-        problems += _check_prediction(path, reference, allowed, task)
+        problems += _check_prediction(path, reference, allowed, task, png)
     scores: dict[str, dict[str, Score]] = {}
     if scores_csv is not None:
         scored = [c for cases in cases_by_fold.values() for c, _ in cases]
@@ -216,14 +220,16 @@ def validate_submission(
     labels = {c: p for c, p in files.items() if c in known}
     references = {p: dataset.layout.label(c) for c, p in labels.items()}
     references |= {p: dataset.layout.label(c) for c, m in mask_files.items() for p in m.values()}
-    return Submission(labels, cases_by_fold, scores, mask_files, reorientations(references))
+    return Submission(labels, cases_by_fold, scores, mask_files, reorientations(references, png))
 
 
-def _read_on_grid(path: Path, reference: Path) -> tuple[np.ndarray | None, list[Problem]]:
+def _read_on_grid(
+    path: Path, reference: Path, png: PngSettings | None
+) -> tuple[np.ndarray | None, list[Problem]]:
     """The array of a prediction file on its reference grid, or the problems that stop
     reading or placing it."""
     try:
-        array, _ = read_on_reference(path, reference)
+        array, _ = read_on_reference(path, reference, png)
     except RuleError as exc:
         return None, [Problem(path.name, exc.rule, exc.message)]
     except GridMismatch as exc:
@@ -235,8 +241,8 @@ def _read_on_grid(path: Path, reference: Path) -> tuple[np.ndarray | None, list[
     return array, []
 
 
-def _check_mask_prediction(path: Path, reference: Path) -> list[Problem]:
-    array, problems = _read_on_grid(path, reference)
+def _check_mask_prediction(path: Path, reference: Path, png: PngSettings | None) -> list[Problem]:
+    array, problems = _read_on_grid(path, reference, png)
     if array is None:
         return problems
     values = array.astype(np.float64, copy=False)
@@ -255,20 +261,22 @@ def _check_mask_prediction(path: Path, reference: Path) -> list[Problem]:
     return []
 
 
-def read_mask_prediction(path: Path, reference: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def read_mask_prediction(
+    path: Path, reference: Path, png: PngSettings | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """A validated mask file on its ``reference``'s grid as ``(mask, probability)``: a file
     holding only 0 and 1 is a mask without probability; any other values in [0, 1] are a
     probability, mask ``≥ 0.5``."""
-    array = read_on_reference(path, reference)[0].astype(np.float32, copy=False)
+    array = read_on_reference(path, reference, png)[0].astype(np.float32, copy=False)
     if np.isin(array, (0.0, 1.0)).all():
         return array >= 0.5, None
     return array >= 0.5, array
 
 
 def _check_prediction(
-    path: Path, reference: Path, allowed: set[int], task: TaskSpec
+    path: Path, reference: Path, allowed: set[int], task: TaskSpec, png: PngSettings | None
 ) -> list[Problem]:
-    array, problems = _read_on_grid(path, reference)
+    array, problems = _read_on_grid(path, reference, png)
     if array is None:
         return problems
     if not np.issubdtype(array.dtype, np.integer):
@@ -294,7 +302,8 @@ def _check_prediction(
             Problem(
                 path.name,
                 "label-value",
-                f"value(s) {outside} not in the label map (0..{max(allowed)}: {', '.join(task.structure_names)})",
+                f"value(s) {outside} not in the label map (0..{max(allowed)}: {', '.join(task.structure_names)})"
+                + foreground_hint(path.name, outside, task, png),
             )
         ]
     return []
@@ -369,7 +378,9 @@ def score(
         metrics, scores, attributes, paths = [], [], [], []
         for case_id, role in cases:
             case = dataset.load(case_id)
-            prediction = _prediction_of(submission, case_id, dataset.layout.label(case_id))
+            prediction = _prediction_of(
+                submission, case_id, dataset.layout.label(case_id), dataset.layout.png
+            )
             rows = case_metric_rows(task, case, prediction, role)
             metrics.append(rows)
             scores.append(case_score_rows(task, case, prediction, role))
@@ -423,15 +434,17 @@ def _submission_fingerprint(folder: Path | None, scores_csv: Path | None) -> str
     return scores if files is None else json_sha256({"files": files, "scores": scores})
 
 
-def _prediction_of(submission: Submission, case_id: str, reference: Path) -> Prediction:
+def _prediction_of(
+    submission: Submission, case_id: str, reference: Path, png: PngSettings | None
+) -> Prediction:
     """The submitted label map and masks of one case as a `Prediction` on the grid of its
-    ``reference`` label map."""
+    ``reference`` label map (``png``: a PNG dataset's settings)."""
     label = None
     if case_id in submission.files:
-        label = read_on_reference(submission.files[case_id], reference)[0].astype(np.uint8)
+        label = read_on_reference(submission.files[case_id], reference, png)[0].astype(np.uint8)
     masks, probabilities = {}, {}
     for name, path in submission.mask_files.get(case_id, {}).items():
-        masks[name], probability = read_mask_prediction(path, reference)
+        masks[name], probability = read_mask_prediction(path, reference, png)
         if probability is not None:
             probabilities[name] = probability
     return Prediction(

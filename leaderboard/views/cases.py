@@ -34,7 +34,8 @@ def load_case(
     `bench score` does) and spacing (mm) of one case."""
     dataset = Dataset(data_root, get_task(task_name), validate=False)
     case = dataset.load(case_id, with_maps=False)
-    predicted, _ = read_on_reference(Path(prediction), dataset.layout.label(case_id))
+    reference = dataset.layout.label(case_id)
+    predicted, _ = read_on_reference(Path(prediction), reference, dataset.layout.png)
     return case.image[0], case.label, predicted.astype(np.uint8), tuple(case.spacing)
 
 

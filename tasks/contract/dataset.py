@@ -18,6 +18,7 @@ from mskbench.tasks.contract.layout import (
     layout_for,
     read_dataset_json,
 )
+from mskbench.tasks.contract.png_dataset import as_label_values
 from mskbench.tasks.contract.safepath import case_id_problem
 from mskbench.tasks.contract.splits import Fold, Splits, read_splits
 from mskbench.tasks.contract.validate import (
@@ -94,18 +95,20 @@ class Dataset:
             raise KeyError(f"case {case_id!r} is not in {self.layout.cases_csv}")
         images: dict[str, np.ndarray] = {}
         grids = {}
+        png = self.layout.png_spacing  # PNG files take their spacing from dataset.json
         for series in self.task.series:
             channels = []
             for channel in self.task.channels_of(series.name):
-                array, grid = read_image(self.layout.image(case_id, channel))
+                array, grid = read_image(self.layout.image(case_id, channel), png_spacing=png)
                 channels.append(array)
                 grids.setdefault(series.name, grid)
             images[series.name] = np.stack(channels)
         primary = self.task.primary_series.name
         label = None
         if with_label and self.task.segmentation is not None:
-            label_array, _ = read_image(self.layout.label(case_id), dtype=None)
-            label = label_array.astype(np.uint8, copy=False)
+            path = self.layout.label(case_id)
+            label_array, _ = read_image(path, dtype=None, png_spacing=png)
+            label = as_label_values(label_array, path, self.layout.png).astype(np.uint8, copy=False)
         maps = {}
         if with_maps:
             for spec in self.task.maps:
@@ -115,8 +118,8 @@ class Dataset:
         masks = {}
         if with_label and with_masks:
             for name in self.task.mask_names:
-                array, _ = read_image(self.layout.mask(case_id, name), dtype=None)
-                masks[name] = array != 0
+                array, _ = read_image(self.layout.mask(case_id, name), dtype=None, png_spacing=png)
+                masks[name] = array != 0  # a declared png_foreground is non-zero too
         row = self.cases.loc[case_id]
         targets = {}
         for target in self.task.classification:

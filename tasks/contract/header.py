@@ -12,8 +12,9 @@ Two limits, both checked on the header alone:
   compresses at most ~1032:1, so only files that are >99.8 % one repeated value trip it —
   a decompression bomb, not an image. ``MSKBENCH_MAX_RATIO`` overrides the ratio.
 
-NIfTI headers are read with nibabel (it also reads their voxels, see `imageio`), the rest
-with SimpleITK's ``ReadImageInformation``; a DICOM series sums its files' headers. A
+NIfTI headers are read with nibabel (it also reads their voxels, see `imageio`), a PNG's
+IHDR chunk by hand (`png.read_png_header`: libpng refuses huge sizes as a broken file), the
+rest with SimpleITK's ``ReadImageInformation``; a DICOM series sums its files' headers. A
 detached header (``.mhd``, ``.nhdr``) may only name a data file beside it, inside its own
 folder (rule ``case-id`` / ``symlink`` of `safepath.inside`).
 """
@@ -31,6 +32,7 @@ import nibabel as nib
 import SimpleITK as sitk
 
 from mskbench.tasks.contract.errors import ContractError, TooLargeError
+from mskbench.tasks.contract.png import is_png, read_png_header
 from mskbench.tasks.contract.safepath import inside
 
 DEFAULT_MAX_VOXELS = 2**28
@@ -150,6 +152,9 @@ def declared(path: Path) -> Declared:
         if not files:
             raise OSError(f"{path}: directory holds no DICOM series")
         return _sitk_declared(path, files)
+    if is_png(path):
+        png = read_png_header(path)
+        return Declared(png.samples, png.nbytes, path.stat().st_size)
     if path.name.endswith((".nii", ".nii.gz")):
         header = nib.load(path).header
         voxels = math.prod(int(n) for n in header.get_data_shape())

@@ -1,9 +1,12 @@
-"""Read and write medical images (NIfTI, NRRD, MetaImage, DICOM series) with SimpleITK.
+"""Read and write medical images (NIfTI, NRRD, MetaImage, DICOM series, PNG) with SimpleITK.
 
 Arrays are returned in array-axis order — ``(z, y, x)`` for volumes, ``(y, x)`` for
 slices — and ``spacing`` is in mm in that same order (SimpleITK's own spacing is
 ``(x, y, z)``; we reverse it once, here). Origin and direction are kept in `Grid` so a
 prediction can be written back on its image's grid.
+
+A PNG (`mskbench.tasks.contract.png`) holds pixels only: it is read with the spacing its
+dataset's ``dataset.json`` gives (``png_spacing``), origin 0 and identity direction.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import SimpleITK as sitk
 
 from mskbench.tasks.contract.errors import ContractError, TooLargeError
 from mskbench.tasks.contract.header import check_header
+from mskbench.tasks.contract.png import PNG, is_png, read_png, read_png_header, write_png
 
 #: File endings read as single files; a directory is read as a DICOM series.
-FILE_ENDINGS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+FILE_ENDINGS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", PNG)
 #: ``/path/to/file.cxx:99:`` in SimpleITK messages, and ``sitk::ERROR:`` /
 #: ``ITK ERROR: NrrdImageIO(0x55...):`` prefixes.
 _SOURCE_LOCATION = re.compile(r"\S+\.(?:cxx|hxx|cpp|h):\d+:?")
@@ -79,6 +83,22 @@ def _grid_of(image: sitk.Image) -> Grid:
     )
 
 
+def png_grid(path: Path, shape: tuple[int, int], spacing: tuple[float, ...] | None) -> Grid:
+    """The grid of a PNG of ``shape``: ``spacing`` from its dataset.json, origin 0, identity
+    direction. Raises `ContractError` when no spacing is given (a PNG holds none)."""
+    if spacing is None:
+        raise ContractError(
+            f"{path}: a PNG holds no spacing; it is read only as part of a PNG dataset, "
+            'whose dataset.json gives "mskbench": {"spacing_mm": [y_mm, x_mm]}'
+        )
+    return Grid(
+        shape=shape,
+        spacing=tuple(float(s) for s in spacing),
+        origin=(0.0, 0.0),
+        direction=(1.0, 0.0, 0.0, 1.0),
+    )
+
+
 def _read_sitk(path: Path) -> sitk.Image:
     if path.is_dir():
         reader = sitk.ImageSeriesReader()
@@ -109,6 +129,11 @@ def _sitk_message(exc: RuntimeError) -> str:
     return f"{first} {lines[-1]}" if first.endswith(":") and len(lines) > 1 else first
 
 
+def _read_png(path: Path, spacing: tuple[float, ...] | None) -> tuple[np.ndarray, Grid]:
+    grid = read_grid(path, spacing)  # before the pixels: without a spacing nothing is read
+    return read_png(path), grid
+
+
 def _read_voxels(path: Path) -> tuple[np.ndarray, Grid]:
     if _is_nifti(path):
         grid = read_grid(path)
@@ -127,8 +152,14 @@ def _read_voxels(path: Path) -> tuple[np.ndarray, Grid]:
     return sitk.GetArrayFromImage(image), _grid_of(image)
 
 
-def read_image(path: str | Path, dtype: type | None = np.float32) -> tuple[np.ndarray, Grid]:
+def read_image(
+    path: str | Path,
+    dtype: type | None = np.float32,
+    png_spacing: tuple[float, ...] | None = None,
+) -> tuple[np.ndarray, Grid]:
     """Read ``path`` and return ``(array, grid)``; ``dtype=None`` keeps the stored type.
+    A PNG needs ``png_spacing`` (mm, ``(y, x)``: its dataset's ``spacing_mm``) and must be
+    grey (rule ``colour-image``, `png.read_png`).
 
     The header is checked first (`header.check_header`: voxel count and decompression
     ratio, rule ``too-large``), and running out of memory while reading is the same
@@ -143,7 +174,7 @@ def read_image(path: str | Path, dtype: type | None = np.float32) -> tuple[np.nd
     path = Path(path)
     try:
         check_header(path)
-        array, grid = _read_voxels(path)
+        array, grid = _read_png(path, png_spacing) if is_png(path) else _read_voxels(path)
         return (array if dtype is None else array.astype(dtype, copy=False)), grid
     except MemoryError as exc:
         raise TooLargeError(path, "ran out of memory reading its voxels") from exc
@@ -158,10 +189,14 @@ def read_image(path: str | Path, dtype: type | None = np.float32) -> tuple[np.nd
         raise OSError(f"{path}: {exc}") from exc
 
 
-def read_grid(path: str | Path) -> Grid:
+def read_grid(path: str | Path, png_spacing: tuple[float, ...] | None = None) -> Grid:
     """Read only the header of ``path`` (fast; no pixel data). A DICOM series is read
-    whole, after its headers passed `header.check_header`."""
+    whole, after its headers passed `header.check_header`; a PNG's grid is its IHDR size
+    with ``png_spacing`` (`png_grid`)."""
     path = Path(path)
+    if is_png(path):
+        header = read_png_header(path)
+        return png_grid(path, (header.height, header.width), png_spacing)
     if path.is_dir():
         check_header(path)
         return _grid_of(_read_sitk(path))
@@ -188,8 +223,17 @@ def write_image(
 ) -> None:
     """Write ``array`` (array-axis order) with ``spacing`` (mm, same order) or a full ``grid``.
 
-    Output is deterministic: the same array and geometry give byte-identical files.
+    Output is deterministic: the same array and geometry give byte-identical files. A PNG
+    takes a 2D uint8/uint16 array (`png.png_pixels` converts) and no origin or direction
+    other than `png_grid`'s: its geometry lives in dataset.json, not in the file.
     """
+    if is_png(path):
+        if grid is not None and grid.placement_difference(
+            png_grid(Path(path), grid.shape, grid.spacing)
+        ):
+            raise ValueError(f"{path}: a PNG cannot hold an origin or direction; write NIfTI")
+        write_png(Path(path), array, grid.spacing if grid is not None else spacing)
+        return
     image = sitk.GetImageFromArray(np.ascontiguousarray(array))
     if grid is not None:
         if tuple(array.shape) != grid.shape:
@@ -205,7 +249,7 @@ def write_image(
 
 
 def strip_ending(name: str) -> str:
-    """``"c001_0000.nii.gz"`` → ``"c001_0000"`` for any known ending."""
+    """``"c001_0000.nii.gz"`` → ``"c001_0000"`` for any known ending (``.png`` too)."""
     for ending in FILE_ENDINGS:
         if name.endswith(ending):
             return name[: -len(ending)]

@@ -10,7 +10,9 @@
 <root>/splits.json                    frozen, subject-grouped folds
 ```
 ``<ending>`` is ``dataset.json``'s ``file_ending`` (``.nii.gz``, ``.nrrd``, ...); with
-``"file_ending": "dicom"`` each of those paths is a directory holding a DICOM series.
+``"file_ending": "dicom"`` each of those paths is a directory holding a DICOM series. With
+``".png"`` (2D tasks) dataset.json also gives the spacing, and maps stay NIfTI
+(`png_dataset`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 
 from mskbench.tasks.contract.errors import ContractError
 from mskbench.tasks.contract.imageio import FILE_ENDINGS
+from mskbench.tasks.contract.png import PNG
+from mskbench.tasks.contract.png_dataset import MAP_ENDING, PngSettings, png_settings
 from mskbench.tasks.contract.safepath import inside
 from mskbench.tasks.spec import TaskSpec
 
@@ -42,10 +46,17 @@ class Layout:
 
     Every path built from a case id passes `safepath.inside`: it must stay inside ``root``,
     also with links resolved, or `UnsafePathError` is raised before anything is read.
+    ``png``: what dataset.json says about a PNG dataset's files (None for other endings).
     """
 
     root: Path
     file_ending: str
+    png: PngSettings | None = None
+
+    @property
+    def png_spacing(self) -> tuple[float, ...] | None:
+        """The spacing PNG files are read with (`imageio.read_image`'s ``png_spacing``)."""
+        return self.png.spacing if self.png is not None else None
 
     @property
     def dataset_json(self) -> Path:
@@ -59,8 +70,9 @@ class Layout:
     def splits_json(self) -> Path:
         return self.root / SPLITS_JSON
 
-    def _path(self, folder: str, stem: str) -> Path:
-        name = stem if self.file_ending == DICOM else stem + self.file_ending
+    def _path(self, folder: str, stem: str, ending: str | None = None) -> Path:
+        ending = ending or self.file_ending
+        name = stem if ending == DICOM else stem + ending
         return inside(self.root, self.root / folder / name)
 
     def image(self, case_id: str, channel: int) -> Path:
@@ -70,7 +82,13 @@ class Layout:
         return self._path(LABELS_DIR, case_id)
 
     def map(self, case_id: str, name: str) -> Path:
-        return self._path(MAPS_DIR, f"{case_id}_{name}")
+        """A map file; NIfTI in a PNG dataset (a PNG cannot hold a float map)."""
+        return self._path(MAPS_DIR, f"{case_id}_{name}", self.map_ending)
+
+    @property
+    def map_ending(self) -> str:
+        """The ending of map files: `MAP_ENDING` in a PNG dataset, else ``file_ending``."""
+        return MAP_ENDING if self.file_ending == PNG else self.file_ending
 
     def mask(self, case_id: str, name: str) -> Path:
         return self._path(MASKS_DIR, f"{case_id}_{name}")
@@ -126,11 +144,12 @@ def read_dataset_json(root: Path) -> dict[str, Any]:
 
 
 def layout_for(root: Path, dataset_json: dict[str, Any]) -> Layout:
-    """The `Layout` of ``root``; raises `ContractError` if the file ending is unknown."""
+    """The `Layout` of ``root``; raises `ContractError` if the file ending is unknown or a
+    PNG dataset's keys are missing or broken (`png_dataset.png_settings`)."""
     ending = dataset_json.get("file_ending")
     if ending not in (*FILE_ENDINGS, DICOM):
         raise ContractError(
             f"{root / DATASET_JSON}: file_ending {ending!r} is not one of "
             f"{', '.join((*FILE_ENDINGS, DICOM))}"
         )
-    return Layout(root, ending)
+    return Layout(root, ending, png_settings(dataset_json, root / DATASET_JSON))

@@ -3,7 +3,10 @@
 Each `Problem` names the file (relative to the dataset root) and the rule it breaks.
 Rules:
 
-``dataset-json``          dataset.json missing, unreadable, or disagreeing with the task
+``dataset-json``          dataset.json missing, unreadable, or disagreeing with the task; for
+                          a PNG dataset: ``spacing_mm`` missing or not positive, a 3D task,
+                          ``png_foreground`` for a task with several structures
+                          (`png_dataset`)
 ``cases-csv``             cases.csv missing, a required column missing, duplicate case ids
 ``target-value``          a classification target's cell holds a value that is not one of
                           its declared classes
@@ -18,6 +21,8 @@ Rules:
                           only for a task with a segmentation target)
 ``missing-map``           a quantitative map the task requires is missing (optional maps may be)
 ``unreadable``            a file that cannot be read as an image
+``colour-image``          a PNG that is not grey: colour, transparent, or grey + alpha (`png`)
+``map-format``            a map stored as PNG in a PNG dataset (maps are NIfTI there)
 ``too-large``             an image whose header declares more voxels than the limit
                           (``--max-voxels``, ``MSKBENCH_MAX_VOXELS``; default 2²⁸) or far
                           more bytes than the file holds (a decompression bomb); checked
@@ -30,7 +35,8 @@ Rules:
 ``missing-mask``          a reference mask the task declares (`MaskTarget`) is missing
 ``mask-grid``             a mask on another grid (shape, spacing, origin, direction) than its image
 ``mask-value``            a mask value other than 0 and 1
-``label-value``           a label value that is not in the task's label map
+``label-value``           a label value that is not in the task's label map (a PNG saved as
+                          0/255 is one, unless dataset.json declares ``png_foreground``)
 ``non-finite``            NaN or ±inf in an image, map or mask
 ``empty-reference``       a required structure with no voxel in a reference label map
 ``splits-missing``        no splits.json (create it once with ``bench data split``)
@@ -54,7 +60,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mskbench.tasks.contract.errors import TooLargeError, UnsafePathError
+from mskbench.tasks.contract.errors import RuleError, UnsafePathError
 from mskbench.tasks.contract.imageio import Grid, read_image
 from mskbench.tasks.contract.layout import (
     CASES_CSV,
@@ -67,6 +73,13 @@ from mskbench.tasks.contract.layout import (
     Layout,
     layout_for,
     read_dataset_json,
+)
+from mskbench.tasks.contract.png import PNG
+from mskbench.tasks.contract.png_dataset import (
+    PngSettings,
+    as_label_values,
+    foreground_hint,
+    png_task_problem,
 )
 from mskbench.tasks.contract.safepath import case_id_problem, text_problem
 from mskbench.tasks.contract.splits import Splits, read_splits
@@ -123,6 +136,9 @@ def validate_dataset(
     except ContractError as exc:
         return [Problem(DATASET_JSON, "dataset-json", str(exc).split(": ", 1)[-1])]
     problems = _check_dataset_json(dataset_json, task)
+    png_problem = png_task_problem(task, layout.png) if layout.png is not None else None
+    if png_problem is not None:  # no file could be read as the task's: say only this
+        return sorted([*problems, Problem(DATASET_JSON, "dataset-json", png_problem)])
     cases, csv_problems = _check_cases_csv(layout, task)
     problems += csv_problems
     if cases is None:
@@ -286,8 +302,8 @@ def _read(
     if not path.exists():
         return None, None, [Problem(rel, rule_if_missing, f"{what} is missing")]
     try:
-        array, grid = read_image(path, dtype=dtype)
-    except (TooLargeError, UnsafePathError) as exc:
+        array, grid = read_image(path, dtype=dtype, png_spacing=layout.png_spacing)
+    except RuleError as exc:
         return None, None, [Problem(rel, exc.rule, exc.message)]
     except (OSError, RuntimeError) as exc:
         return (
@@ -394,11 +410,13 @@ def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Prob
                     rel, "shape-mismatch", "spacing-mismatch", label_grid, primary_grid,
                     primary_name,
                 )  # fmt: skip
-            problems += _check_label_values(rel, label, task)
+            label = as_label_values(label, label_path, layout.png)
+            problems += _check_label_values(rel, label, task, layout.png)
             primary_grid = primary_grid or label_grid  # maps sit on the label grid
     for map_spec in task.maps:
         map_name = map_spec.name
         path = layout.map(case_id, map_name)
+        problems += _png_map_problems(layout, case_id, map_name)
         if not map_spec.required and not path.exists():
             continue  # an optional map: its metrics are absent for this case
         array, grid, found = _read(
@@ -428,12 +446,33 @@ def _check_mask(
     rel = layout.relative(path)
     if grid_for_masks is not None:
         found += _grid_problems(rel, "mask-grid", "mask-grid", grid, grid_for_masks, "image")
-    found += _mask_value_problems(rel, array)
+    found += _mask_value_problems(rel, as_label_values(array, path, layout.png), task, layout.png)
     return found
 
 
-def _mask_value_problems(rel: str, array: np.ndarray) -> list[Problem]:
-    """``non-finite`` or ``mask-value`` problems of a binary mask (values must be 0 or 1)."""
+def _png_map_problems(layout: Layout, case_id: str, name: str) -> list[Problem]:
+    """``map-format``: a map stored as PNG in a PNG dataset, where maps are NIfTI."""
+    if layout.file_ending != PNG:
+        return []
+    path = layout.map(case_id, name)
+    stray = path.with_name(f"{case_id}_{name}{PNG}")
+    if not stray.is_file():
+        return []
+    return [
+        Problem(
+            layout.relative(stray),
+            "map-format",
+            f"a map cannot be a PNG (8/16-bit integers, no float values); store it as "
+            f"{layout.relative(path)} on the image grid",
+        )
+    ]
+
+
+def _mask_value_problems(
+    rel: str, array: np.ndarray, task: TaskSpec, png: PngSettings | None
+) -> list[Problem]:
+    """``non-finite`` or ``mask-value`` problems of a binary mask (values must be 0 or 1;
+    ``png``: a PNG dataset's settings, for the fix of a 0/255 mask)."""
     if np.issubdtype(array.dtype, np.floating):
         non_finite = _non_finite(rel, array)
         if non_finite:
@@ -442,11 +481,16 @@ def _mask_value_problems(rel: str, array: np.ndarray) -> list[Problem]:
     outside = [v.item() for v in values if v not in (0, 1)]
     if outside:
         shown = ", ".join(f"{v:g}" for v in outside[:10])
-        return [Problem(rel, "mask-value", f"value(s) [{shown}] are not 0 or 1; a mask is binary")]
+        hint = foreground_hint(rel, outside, task, png)
+        return [
+            Problem(rel, "mask-value", f"value(s) [{shown}] are not 0 or 1; a mask is binary{hint}")
+        ]
     return []
 
 
-def _check_label_values(rel: str, label: np.ndarray, task: TaskSpec) -> list[Problem]:
+def _check_label_values(
+    rel: str, label: np.ndarray, task: TaskSpec, png: PngSettings | None
+) -> list[Problem]:
     allowed = task.label_values
     if not np.issubdtype(label.dtype, np.integer):
         if not np.all(np.isfinite(label)) or not np.array_equal(label, np.round(label)):
@@ -467,7 +511,8 @@ def _check_label_values(rel: str, label: np.ndarray, task: TaskSpec) -> list[Pro
                 rel,
                 "label-value",
                 f"value(s) {outside} not in the label map "
-                f"(0..{max(allowed)}: {', '.join(task.structure_names)})",
+                f"(0..{max(allowed)}: {', '.join(task.structure_names)})"
+                + foreground_hint(rel, outside, task, png),
             )
         )
     present = {int(v) for v in values}

@@ -2,6 +2,11 @@
 
 Files go to a hidden sibling folder first; the folder is validated (every rule, splits
 included) and only then renamed into place. A failure leaves nothing behind.
+
+With ``file_ending=".png"`` (2D tasks) image channels are stored as 8/16-bit grey
+(`png.png_pixels`: float images rescaled from their min–max to 16 bits, as a PNG export
+windows them), maps as NIfTI, and the one spacing all cases share goes to dataset.json
+(``spacing_mm``, `png_dataset`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from mskbench.tasks.contract.layout import (
     Layout,
     make_dataset_json,
 )
+from mskbench.tasks.contract.png import PNG, png_pixels
+from mskbench.tasks.contract.png_dataset import SPACING_KEY
 from mskbench.tasks.contract.splits import make_splits, write_splits
 from mskbench.tasks.contract.validate import (
     ValidationError,
@@ -67,7 +74,8 @@ def write_case(layout: Layout, task: TaskSpec, case: CaseArrays) -> None:
         else:
             arrays, spacing = case.other_series[series.name]
         for channel, array in zip(task.channels_of(series.name), arrays, strict=True):
-            write_image(layout.image(case.case_id, channel), array, spacing)
+            pixels = png_pixels(array) if layout.file_ending == PNG else array
+            write_image(layout.image(case.case_id, channel), pixels, spacing)
     if case.label is not None:
         label = case.label.astype(np.uint8, copy=False)
         write_image(layout.label(case.case_id), label, case.spacing)
@@ -103,11 +111,16 @@ def write_dataset(
         for sub in folders:
             (tmp / sub).mkdir(parents=True)
         rows = []
+        spacings: dict[tuple[float, ...], str] = {}  # spacing → first case with it
         for case in cases:
             write_case(layout, task, case)
             rows.append({"case_id": case.case_id, **case.row})
+            for spacing in (case.spacing, *(s for _, s in case.other_series.values())):
+                spacings.setdefault(tuple(float(v) for v in spacing), case.case_id)
             if on_case is not None:
                 on_case(case.case_id)
+        if file_ending == PNG:
+            meta = {**(meta or {}), SPACING_KEY: list(_one_spacing(spacings))}
         columns = [*REQUIRED_CASE_COLUMNS, *task.required_columns]
         table = pd.DataFrame(rows)
         table = table[columns + [c for c in table.columns if c not in columns]]
@@ -125,6 +138,17 @@ def write_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def _one_spacing(spacings: dict[tuple[float, ...], str]) -> tuple[float, ...]:
+    """The spacing every case of a PNG dataset shares (dataset.json holds one)."""
+    if len(spacings) > 1:
+        shown = ", ".join(f"{s} mm (case {c})" for s, c in list(spacings.items())[:3])
+        raise ContractError(
+            f"a PNG dataset has one spacing (dataset.json {SPACING_KEY}); the cases have "
+            f"{len(spacings)}: {shown}"
+        )
+    return next(iter(spacings), (1.0, 1.0))
 
 
 def create_splits(root: str | Path, task: TaskSpec, seed: int, overwrite: bool = False) -> Path:
