@@ -63,7 +63,9 @@ def plot_case(
     title: str | None = None,
 ) -> Path:
     """Write a PNG of ``case`` to ``out`` and return its path."""
-    classes = ", ".join(f"{name} {value}" for name, value in case.targets.items())
+    # one entry per cases.csv column: a grade's binary views read the same column
+    columns = {target.column: case.targets.get(target.name) for target in task.classification}
+    classes = ", ".join(f"{column} {value}" for column, value in columns.items() if value)
     title = " · ".join(filter(None, (title or f"{task.name} · case {case.case_id}", classes)))
     if case.label is None:
         return _plot_series(case, Path(out), slice_index, title)

@@ -151,8 +151,8 @@ def _profiles() -> dict[str, ProfileSpec]:
     return {
         "smoke": ProfileSpec(
             "smoke",
-            "CI: 30 + 5 external images (grades 10/6/5/5/4, 96 × 96), fold 0, 2 epochs",
-            phantom=phantom((10, 6, 5, 5, 4), 5, 96),
+            "CI: 31 + 5 external images (grades 10/6/5/5/5, 96 × 96), fold 0, 2 epochs",
+            phantom=phantom((10, 6, 5, 5, 5), 5, 96),
             folds=(0,),
             max_epochs=2,
             patience=2,
