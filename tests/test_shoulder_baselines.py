@@ -4,6 +4,8 @@ of all three models end to end."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -110,3 +112,28 @@ def test_smoke_runs_of_the_three_baselines_store_what_each_predicts(db):
     )
     assert list(dice["model"]) == ["shoulder_unet_vgg19"]  # only the two-step segments
     assert (store.runs()["status"] == "finished").all()
+
+
+@pytest.mark.slow
+def test_the_leaderboard_shows_the_shoulder_task_with_per_grade_groups(db, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from test_leaderboard_app import APP, TIMEOUT_S, frame_with
+
+    monkeypatch.setattr(sys, "argv", ["app.py", "--db", db])
+
+    def page(name: str, **state: object) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+        at.session_state["task"] = "shoulder_supraspinatus"
+        at.session_state["page"] = name
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    overview = page("Overview")
+    assert "shoulder_unet_vgg19" in set(frame_with(overview, "AUROC")["Model"])
+    confusion = frame_with(overview, "positive")  # risky at the threshold, per grade
+    assert list(confusion["reference"])[:5] == ["0", "1", "2", "3", "4"]  # grade 2 kept
+    grouped = page("Per structure", **{"structure-by": "goutallier"})
+    assert set(frame_with(grouped, "Goutallier")["Goutallier"]) <= {"0", "1", "2", "3", "4"}
