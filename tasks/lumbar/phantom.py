@@ -40,6 +40,7 @@ from mskbench.tasks.contract.writer import CaseArrays
 from mskbench.tasks.lumbar.spec import LEVELS, MUSCLES, STRUCTURES
 from mskbench.tasks.lumbar.spine import SubjectPlan, plan_subject, right_muscles, slice_anatomy
 from mskbench.tasks.phantoms import mr
+from mskbench.tasks.phantoms.canvas import TissueCanvas, smooth_field
 from mskbench.tasks.phantoms.shapes import FAR, Blob, Competition, Grid2D
 
 #: Bump when a change alters generated data (it is part of the phantom fingerprint).
@@ -118,12 +119,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def _field(rng: np.random.Generator, shape: tuple[int, int], sigma_px: float) -> np.ndarray:
-    """Unit-SD smooth random field at output resolution, upsampled ×2 (bilinear)."""
-    coarse = mr.smooth_noise(rng, shape, (sigma_px, sigma_px))
-    return ndimage.zoom(coarse, SUPERSAMPLE, order=1, mode="grid-wrap", grid_mode=True)
-
-
 def bias_field(rng: np.random.Generator, shape: tuple[int, int], strength: float) -> np.ndarray:
     """Receive field of a posterior spine coil (mean ≈ 1): brightest at the back, falling
     anteriorly, with a random left/right tilt."""
@@ -167,19 +162,17 @@ def render_tissue(scan: ScanPlan, shape: tuple[int, int], pixel_mm: float) -> Ti
     anatomy = slice_anatomy(subject, level, np.random.default_rng((subject.shape_seed, level)))
     right = right_muscles(subject, level, anatomy, np.random.default_rng((subject.shape_seed, 9)))
 
-    ridge = _field(rng, shape, 1.5 / pixel_mm)
-    patch = _field(rng, shape, 3.5 / pixel_mm)
-    texture = _field(rng, shape, 0.7 / pixel_mm)
-    bowel = _field(rng, shape, 2.5 / pixel_mm)
+    ridge = smooth_field(rng, shape, 1.5 / pixel_mm, SUPERSAMPLE)
+    patch = smooth_field(rng, shape, 3.5 / pixel_mm, SUPERSAMPLE)
+    texture = smooth_field(rng, shape, 0.7 / pixel_mm, SUPERSAMPLE)
+    bowel = smooth_field(rng, shape, 2.5 / pixel_mm, SUPERSAMPLE)
 
     label = np.zeros(fine, np.uint8)
-    fat = np.zeros(fine, np.float32)
-    pd = np.zeros(fine, np.float32)
-    t1 = np.full(fine, SITE_A.t1_muscle_ms, np.float32)
-    t2 = np.full(fine, 45.0, np.float32)
+    canvas = TissueCanvas.blank(fine, SITE_A.t1_muscle_ms, 45.0)
+    fat, pd, t1, t2 = canvas.fat, canvas.pd, canvas.t1, canvas.t2
 
     def paint(region, f, p, water_t2, water_t1=SITE_A.t1_muscle_ms):
-        fat[region], pd[region], t2[region], t1[region] = f, p, water_t2, water_t1
+        canvas.paint(region, f, p, water_t2, water_t1)
 
     # body, skin, subcutaneous / retroperitoneal fat (the default inside the body)
     d_body = grid.depth(anatomy.body, pad_mm=2.0)

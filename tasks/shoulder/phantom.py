@@ -42,6 +42,7 @@ from scipy import ndimage
 
 from mskbench.tasks.contract.writer import CaseArrays
 from mskbench.tasks.phantoms import mr
+from mskbench.tasks.phantoms.canvas import TissueCanvas, smooth_field
 from mskbench.tasks.phantoms.shapes import Blob, Grid2D
 from mskbench.tasks.shoulder.yview import (
     N_GRADES,
@@ -144,12 +145,6 @@ def plan_cohort(grade_counts: tuple[int, ...], n_external: int, seed: int) -> li
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _field(rng: np.random.Generator, shape: tuple[int, int], sigma_mm: float, pixel_mm: float):
-    """Unit-SD smooth random field at output resolution, upsampled ×2 (bilinear)."""
-    coarse = mr.smooth_noise(rng, shape, (sigma_mm / pixel_mm, sigma_mm / pixel_mm))
-    return ndimage.zoom(coarse, SUPERSAMPLE, order=1, mode="grid-wrap", grid_mode=True)
-
-
 def coil_bias(grid: Grid2D, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Receive field of a shoulder surface coil (mean 1 over the image): highest near a coil
     centre above and behind the shoulder, falling with the squared distance (log-amplitude
@@ -217,18 +212,16 @@ def render_tissue(scan: ScanPlan, shape: tuple[int, int], pixel_mm: float) -> Ti
     shift = (scan.shift[0] - FOV_CENTRE[0], scan.shift[1] - FOV_CENTRE[1])
     grid = Grid2D(fine, pixel_mm / SUPERSAMPLE, scan.rotation, shift)
     u, v = grid.u, grid.v
-    texture = _field(rng, shape, 0.8, pixel_mm)
-    front = _field(rng, shape, 3.0, pixel_mm)
-    bead = _field(rng, shape, 1.0, pixel_mm)
-    patch = _field(rng, shape, 5.0, pixel_mm)
+    texture = smooth_field(rng, shape, 0.8 / pixel_mm, SUPERSAMPLE)
+    front = smooth_field(rng, shape, 3.0 / pixel_mm, SUPERSAMPLE)
+    bead = smooth_field(rng, shape, 1.0 / pixel_mm, SUPERSAMPLE)
+    patch = smooth_field(rng, shape, 5.0 / pixel_mm, SUPERSAMPLE)
 
-    fat = np.zeros(fine, np.float32)
-    pd = np.zeros(fine, np.float32)
-    t1 = np.full(fine, SITE_A.t1_muscle_ms, np.float32)
-    t2 = np.full(fine, 40.0, np.float32)
+    canvas = TissueCanvas.blank(fine, SITE_A.t1_muscle_ms, 40.0)
+    fat, pd, t1, t2 = canvas.fat, canvas.pd, canvas.t1, canvas.t2
 
     def paint(region, f, p, water_t2, water_t1=SITE_A.t1_muscle_ms):
-        fat[region], pd[region], t2[region], t1[region] = f, p, water_t2, water_t1
+        canvas.paint(region, f, p, water_t2, water_t1)
 
     d_body = grid.depth(anatomy.body, pad_mm=3.0)
     body = d_body < 0
