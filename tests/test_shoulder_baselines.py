@@ -5,6 +5,7 @@ of all three models end to end."""
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,9 +16,10 @@ from typer.testing import CliRunner
 
 from mskbench.baselines.shoulder.classifier import build_vgg19, load_imagenet
 from mskbench.baselines.shoulder.crops import augment, balanced_order, bounding_box, crop
-from mskbench.baselines.shoulder.threshold import fat_share
+from mskbench.baselines.shoulder.threshold import ShoulderThreshold, fat_share
 from mskbench.harness.cli import app
 from mskbench.harness.store import Store
+from mskbench.tasks import get_task
 
 runner = CliRunner()
 
@@ -82,6 +84,45 @@ def test_the_small_vgg19_keeps_sixteen_convolutions_and_five_pools():
     pools = [m for m in network.modules() if isinstance(m, torch.nn.MaxPool2d)]
     assert (len(convs), len(pools)) == (16, 5)
     assert network(torch.zeros(2, 3, 96, 96)).shape == (2, 1)
+
+
+class _Cases:
+    """Stand-in for a split: ROIs whose fat share rises with the grade, in the seed's
+    imbalance (grade 0 the majority, grade 4 rare)."""
+
+    def __init__(self, counts: tuple[int, ...], seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.cases = {}
+        for grade, count in enumerate(counts):
+            for i in range(count):
+                image = rng.normal(100.0, 3.0, (24, 24))
+                bright = round(24 * min(0.9, 0.05 + 0.18 * grade + rng.normal(0, 0.04)))
+                image[:bright] += 100.0  # fat above the Otsu cut
+                case = SimpleNamespace(image=image[None], label=np.ones((24, 24), np.uint8),
+                                       spacing=(1.0, 1.0), targets={"goutallier": str(grade)})  # fmt: skip
+                self.cases[f"g{grade}_{i}"] = case
+        self.case_ids = list(self.cases)
+        self.dataset = self
+
+    def load(self, case_id: str, with_maps: bool = True) -> SimpleNamespace:
+        return self.cases[case_id]
+
+
+def test_the_threshold_floor_grades_beyond_the_majority_class():
+    """The floor's cut-offs are fitted on imbalanced grades (2:1 and worse): it must still
+    call the fatty grades, not shrink to "always grade 0"."""
+    task = get_task("shoulder_supraspinatus")
+    ctx = SimpleNamespace(task=task)
+    model = ShoulderThreshold()
+    model.fit(_Cases((60, 20, 8, 4, 3), seed=0), _Cases((0,), seed=1), ctx)
+    test = _Cases((10, 10, 10, 10, 10), seed=2)
+    called = [
+        max(p.items(), key=lambda kv: kv[1])[0]
+        for p in (model.predict(test.load(c), ctx).scores["goutallier"] for c in test.case_ids)
+    ]
+    grades = [test.load(c).targets["goutallier"] for c in test.case_ids]
+    assert np.mean(np.array(called) == np.array(grades)) > 0.5
+    assert {"3", "4"} <= set(called)
 
 
 @pytest.fixture(scope="module")
