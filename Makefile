@@ -6,14 +6,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed-stamp
+# No wheel cache: the CUDA build of torch is about 5.5 GB in the venv already, and a CI
+# machine once ran out of disk ("No space left on device") while pip installed it.
+PIP := $(BIN)/python -m pip --no-cache-dir
 
 .PHONY: install run test lint clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH_PIN)
+	$(PIP) install --quiet -e ".[dev]"
 	touch $@
 
 install: $(STAMP)
