@@ -50,6 +50,20 @@ def _training_crops(
     return (np.stack(crops) if crops else np.empty(shape, np.float32)), np.array(labels), ids
 
 
+def _fit_classifier(
+    train: CaseSet, val: CaseSet, ctx: FitContext, mask_of: Any, lr: float, identity: dict
+) -> tuple[CropClassifier, Any]:
+    """VGG-19 trained on the crops that ``mask_of(case)`` gives (checkpoints under
+    ``work_dir/vgg19``); ``identity`` keys the resumable checkpoint."""
+    train_x, train_y, ids = _training_crops(train, ctx, mask_of)
+    val_x, val_y, _ = _training_crops(val, ctx, mask_of)
+    classifier = CropClassifier(lr, identity["batch_size"])
+    result = classifier.fit(
+        (train_x, train_y), (val_x, val_y), ctx, ctx.work_dir / "vgg19", {**identity, "train": ids}
+    )
+    return classifier, result
+
+
 def _report(results: list[Any], ctx: FitContext) -> FitReport:
     """One report of the loops a model ran: epochs summed, images/s over all of them."""
     images = sum(r.train_images for r in results)
@@ -79,13 +93,8 @@ class ShoulderVgg19RefRoi:
         def reference(case: Case) -> np.ndarray:
             return case.label > 0
 
-        train_x, train_y, ids = _training_crops(train, ctx, reference)
-        val_x, val_y, _ = _training_crops(val, ctx, reference)
-        self.classifier_ = CropClassifier(self.lr, self.batch_size)
-        identity = {"model": "vgg19_refroi", **self.get_params(), "train": ids, "seed": ctx.seed}
-        result = self.classifier_.fit(
-            (train_x, train_y), (val_x, val_y), ctx, ctx.work_dir / "vgg19", identity
-        )
+        identity = {"model": "vgg19_refroi", **self.get_params(), "seed": ctx.seed}
+        self.classifier_, result = _fit_classifier(train, val, ctx, reference, self.lr, identity)
         self.size_ = ctx.size
         return _report([result], ctx)
 
@@ -117,12 +126,9 @@ class ShoulderUnetVgg19:
         def predicted(case: Case) -> np.ndarray:
             return self.segmenter_.predict(case, seg_ctx).label > 0
 
-        train_x, train_y, ids = _training_crops(train, ctx, predicted)
-        val_x, val_y, _ = _training_crops(val, ctx, predicted)
-        self.classifier_ = CropClassifier(self.cls_lr, self.batch_size)
-        identity = {"model": "unet_vgg19", **self.get_params(), "train": ids, "seed": ctx.seed}
-        result = self.classifier_.fit(
-            (train_x, train_y), (val_x, val_y), ctx, ctx.work_dir / "vgg19", identity
+        identity = {"model": "unet_vgg19", **self.get_params(), "seed": ctx.seed}
+        self.classifier_, result = _fit_classifier(
+            train, val, ctx, predicted, self.cls_lr, identity
         )
         self.size_ = ctx.size
         report = _report([result], ctx)
