@@ -75,11 +75,29 @@ def target_table(summary: pd.DataFrame, target: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _ci_methods(rows: pd.DataFrame) -> str:
+    """The CI methods of a target's rows: the commonest plain, each other one with the
+    metrics it applies to ("t over 5 folds; PPV: undefined in all 5 folds")."""
+    rows = rows.dropna(subset=["ci_method"])
+    if rows.empty:
+        return ""
+    order = {metric: i for i, metric in enumerate(NAMES)}
+    metrics_of = rows.groupby("ci_method")["metric"].agg(
+        lambda m: sorted(set(m), key=lambda metric: order.get(metric, len(order)))
+    )
+    main = max(metrics_of.index, key=lambda method: (len(metrics_of[method]), method))
+    others = [
+        f"{', '.join(NAMES.get(m, m) for m in metrics_of[method])}: {method}"
+        for method in sorted(metrics_of.index)
+        if method != main
+    ]
+    return "; ".join([main, *others])
+
+
 def _notes(summary: pd.DataFrame, task: TaskSpec, target: str) -> list[str]:
     spec = task.target(target)
     rows = summary[(summary["target"] == target) & (summary["source"] == "mskbench")]
-    methods = sorted(set(rows["ci_method"].dropna()))
-    notes = [f"95 % CI: {'; '.join(methods) if methods else spec.ci}."]
+    notes = [f"95 % CI: {_ci_methods(rows) or spec.ci}."]
     if spec.kind == "binary":
         view = f"positive = {', '.join(spec.positive)}; negative = {', '.join(spec.negative)}"
         if spec.excluded:

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from mskbench.harness.classification import summarize_target
 from mskbench.harness.cli import app
 from mskbench.harness.evaluation import case_score_rows
+from mskbench.harness.report_classification import _ci_methods
 from mskbench.harness.store import Store
 from mskbench.tasks import TaskSpecError, get_task
 from mskbench.tasks.case import Prediction
@@ -256,3 +257,21 @@ def test_a_derived_view_needs_a_graded_source(source, message):
     severe = dataclasses.replace(task.target("severe"), derived_from=source)
     with pytest.raises(TaskSpecError, match=message):
         dataclasses.replace(task, targets=(task.target("grade"), severe))
+
+
+def test_the_ci_note_names_the_metrics_whose_folds_were_undefined():
+    """A fold-wise CI note must not read as if every metric were undefined: PPV of a model
+    that never calls a case positive is undefined, its AUROC is not."""
+    rows = pd.DataFrame(
+        {
+            "metric": ["auroc", "accuracy", "ppv", "f1", "kappa"],
+            "ci_method": ["t over 5 folds"] * 2
+            + ["undefined in all 5 folds"]
+            + ["t over 4 folds (1 undefined, left out)"] * 2,
+        }
+    )
+    assert _ci_methods(rows) == (
+        "t over 5 folds; F1, Kappa: t over 4 folds (1 undefined, left out); "
+        "PPV: undefined in all 5 folds"
+    )
+    assert _ci_methods(rows.iloc[:2]) == "t over 5 folds"
