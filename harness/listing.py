@@ -23,13 +23,17 @@ Row = dict[str, Any]
 
 
 def _targets(spec: Any) -> str:
-    """The task's targets in a few words: ``10 structures``, ``+ fat mask``, ``risky
-    (binary)``."""
+    """The task's targets in a few words: ``10 structures``, ``fat mask``, ``goutallier
+    (ordinal)``, ``risky, grade_2 (binary)`` (classification targets grouped by kind)."""
     parts = []
     if spec.segmentation is not None:
-        parts.append(f"{len(spec.structure_names)} structures")
+        count = len(spec.structure_names)
+        parts.append(f"{count} structure{'s' if count != 1 else ''}")
     parts += [f"{m.name} mask" for m in spec.masks]
-    parts += [f"{t.name} ({t.kind})" for t in spec.classification]
+    kinds = dict.fromkeys(t.kind for t in spec.classification)
+    for kind in kinds:
+        names = [t.name for t in spec.classification if t.kind == kind]
+        parts.append(f"{', '.join(names)} ({kind})")
     return ", ".join(parts)
 
 
