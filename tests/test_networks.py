@@ -150,6 +150,7 @@ def test_catalog_states_dimensionality_and_input_multiples():
         "unet3d": (3, 8),
         "transunet": (2, 16),
         "hrnet": (2, 32),
+        "smp_unet": (2, 32),
     }
     assert [n for n, i in NETWORKS.items() if i.pads_depth] == ["unet3d"]
     with pytest.raises(TypeError):
@@ -157,7 +158,7 @@ def test_catalog_states_dimensionality_and_input_multiples():
 
 
 def test_build_network_refuses_unknown_names_sizes_and_hyper_parameters():
-    with pytest.raises(UnknownNameError, match="known networks: hrnet, transunet"):
+    with pytest.raises(UnknownNameError, match="known networks: hrnet, smp_unet, transunet, unet2d, unet3d"):
         build_network("unet4d", 1, 2)
     with pytest.raises(ValueError, match="small"):
         build_network("hrnet", 1, 2, size="huge")
