@@ -1,0 +1,227 @@
+"""nnU-Net interop: plain nnU-Net raw datasets and the prediction layouts nnU-Net and MONAI
+write are scored as they are."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from mskbench.harness import cli
+from mskbench.harness.cli import app
+from mskbench.harness.prediction_layouts import LAYOUTS
+from mskbench.tasks import get_task
+from mskbench.tasks.contract import Dataset, read_splits
+
+runner = CliRunner()
+TASK = "nmd_thigh"
+
+
+def bench(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def plain(smoke_thigh: Path, tmp_path: Path) -> Path:
+    """What the field has: an nnU-Net v2 raw dataset of every smoke case, made by hand —
+    no maps, no cases.csv, no splits, no "mskbench" block in dataset.json."""
+    root = tmp_path / "Dataset042_Thigh"
+    root.mkdir()
+    shutil.copytree(smoke_thigh / "imagesTr", root / "imagesTr")
+    shutil.copytree(smoke_thigh / "labelsTr", root / "labelsTr")
+    content = json.loads((smoke_thigh / "dataset.json").read_text())
+    n_cases = len(list((root / "labelsTr").iterdir()))
+    content = {
+        "channel_names": {"0": "T1"},
+        "labels": content["labels"],
+        "numTraining": n_cases,
+        "file_ending": ".nii.gz",
+    }
+    (root / "dataset.json").write_text(json.dumps(content))
+    return root
+
+
+def _set_labels(root: Path, labels: dict) -> None:
+    path = root / "dataset.json"
+    content = json.loads(path.read_text())
+    content["labels"] = labels
+    path.write_text(json.dumps(content))
+
+
+def perfect_predictions(data: Path, out: Path, layout: str, n_folds: int = 2) -> Path:
+    """Every reference label map of ``data`` as a prediction, in ``layout``."""
+    labels = sorted((data / "labelsTr").glob("*.nii.gz"))
+    for i, label in enumerate(labels):
+        case_id = label.name.removesuffix(".nii.gz")
+        if layout == "flat":
+            dest = out / label.name
+        elif layout == "nnunet":
+            dest = out / f"fold_{i % n_folds}" / "validation" / label.name
+        else:
+            dest = out / case_id / f"{case_id}_seg.nii.gz"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(label, dest)
+    return out
+
+
+def score(data: Path, predictions: Path, db: Path, *extra: str):
+    return bench(
+        "score", "--task", TASK, "--data", data, "--predictions", predictions,
+        "--name", "nnunet", "--db", db, *extra,
+    )  # fmt: skip
+
+
+def test_a_plain_nnunet_dataset_validates_without_maps_cases_csv_or_splits(plain):
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 0, result.output
+    assert "(14 cases) meets the nmd_thigh data contract" in result.output
+
+
+@pytest.mark.parametrize("layout", ["flat", "nnunet", "monai"])
+def test_a_perfect_prediction_scores_dice_one_in_every_layout(plain, tmp_path, layout):
+    predictions = perfect_predictions(plain, tmp_path / "predictions", layout)
+    db = tmp_path / "r.duckdb"
+    result = score(plain, predictions, db)  # the layout is detected
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        dice = con.execute(
+            "select min(value), max(value), count(distinct case_id) from case_metrics "
+            "where metric = 'dice'"
+        ).fetchone()
+        config = json.loads(con.execute("select config from runs").fetchone()[0])
+        n_folds = con.execute("select count(*) from folds").fetchone()[0]
+    assert dice == (1.0, 1.0, 14)
+    assert config["layout"] == layout
+    assert n_folds == (2 if layout == "nnunet" else 1)  # nnU-Net's fold_0, fold_1 recognised
+
+
+def test_absent_maps_are_recorded_with_their_reason_never_as_zeros(plain, tmp_path):
+    db = tmp_path / "r.duckdb"
+    assert score(plain, perfect_predictions(plain, tmp_path / "p", "flat"), db).exit_code == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        metrics = {m for (m,) in con.execute("select distinct metric from case_metrics").fetchall()}
+        config = json.loads(con.execute("select config from runs").fetchone()[0])
+    assert not {m for m in metrics if m.split("_")[0] in ("ff", "mtr", "t2")}
+    assert sorted(config["absent_maps"]) == ["ff", "mtr", "t2"]
+    assert "no maps/<case>_ff file for 14 of 14 scored case(s)" in config["absent_maps"]["ff"]
+    assert config["splits"].startswith("every case one test set")
+
+
+def test_region_based_labels_are_a_dataset_json_error(plain, tmp_path):
+    _set_labels(plain, {"background": 0, "muscle": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "Ad": 1})
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "dataset.json: [dataset-json] labels ['muscle'] are region-based" in result.output
+    result = score(plain, perfect_predictions(plain, tmp_path / "p", "flat"), tmp_path / "r.db")
+    assert result.exit_code == 2
+    assert "[dataset-json]" in result.output
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_labels_are_matched_by_name_and_value_not_remapped(plain):
+    labels = dict(get_task(TASK).labels)
+    labels["Ad"], labels["BF"] = labels["BF"], labels["Ad"]
+    labels["Quadriceps"] = labels.pop("RF")
+    _set_labels(plain, labels)
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "missing structure(s) ['RF']; unknown name(s) ['Quadriceps']" in result.output
+    assert "other value(s) Ad: 2 (task: 1), BF: 1 (task: 2)" in result.output
+
+
+def test_an_ambiguous_predictions_folder_is_refused_until_a_layout_is_chosen(plain, tmp_path):
+    predictions = perfect_predictions(plain, tmp_path / "p", "flat")
+    (predictions / "fold_0" / "validation").mkdir(parents=True)
+    shutil.copy(predictions / "s001v1.nii.gz", predictions / "fold_0" / "validation")
+    db = tmp_path / "r.duckdb"
+    result = score(plain, predictions, db)
+    assert result.exit_code == 2
+    assert (
+        "p: [prediction-layout] ambiguous: the folder shows flat (image files at the top) and "
+        "nnunet (fold_* folders)"
+    ) in result.output
+    assert not db.exists()
+    assert score(plain, predictions, db, "--layout", "flat").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("layout", "second", "expected"),
+    [
+        ("flat", "s001v1.nii", "s001v1.nii.gz: [duplicate-prediction] case 's001v1' also has"),
+        (
+            "nnunet",
+            "fold_1/validation/s001v1.nii.gz",
+            "fold_1/validation/s001v1.nii.gz: [duplicate-prediction] case 's001v1' is also in "
+            "fold_0/validation/s001v1.nii.gz",
+        ),
+        ("monai", "s001v1/s001v1_trans.nii.gz", "s001v1: [duplicate-prediction] case 's001v1' has 2"),
+    ],
+)  # fmt: skip
+def test_a_case_predicted_twice_is_refused(plain, tmp_path, layout, second, expected):
+    predictions = perfect_predictions(plain, tmp_path / "p", layout)
+    shutil.copy(plain / "labelsTr" / "s001v1.nii.gz", predictions / second)
+    result = score(plain, predictions, tmp_path / "r.duckdb", "--layout", layout)
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
+def test_nnunet_fold_folders_must_hold_the_test_cases_of_the_same_fold(smoke_thigh, tmp_path):
+    """A dataset with frozen splits: fold k's validation folder holds fold k's test cases."""
+    splits = read_splits(smoke_thigh)
+    predictions = tmp_path / "p"
+    for fold in splits.folds[:2]:
+        (predictions / f"fold_{fold.index}" / "validation").mkdir(parents=True)
+        for case_id in fold.test:
+            label = smoke_thigh / "labelsTr" / f"{case_id}.nii.gz"
+            shutil.copy(label, predictions / f"fold_{fold.index}" / "validation")
+    db = tmp_path / "r.duckdb"
+    assert score(smoke_thigh, predictions, db).exit_code == 0  # folds 0 and 1 recognised
+    moved = splits.folds[0].test[0]
+    shutil.move(
+        predictions / "fold_0" / "validation" / f"{moved}.nii.gz",
+        predictions / "fold_1" / "validation",
+    )
+    result = score(smoke_thigh, predictions, tmp_path / "r2.duckdb")
+    assert result.exit_code == 2
+    assert (
+        f"fold_1/validation/{moved}.nii.gz: [prediction-fold] case {moved!r} is in the test set of "
+        "fold 0 (splits.json), not of fold 1"
+    ) in result.output  # fmt: skip
+
+
+def test_a_plain_dataset_takes_its_folds_from_splits_final_json(plain):
+    cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
+    folds = [{"train": cases[5:], "val": cases[:5]}, {"train": cases[:5], "val": cases[5:]}]
+    (plain / "splits_final.json").write_text(json.dumps(folds))
+    assert bench("data", "validate", plain, "--task", TASK).exit_code == 0
+    dataset = Dataset(plain, get_task(TASK))
+    assert [(list(f.train), list(f.test)) for f in dataset.splits.folds] == [
+        (f["train"], f["val"]) for f in folds
+    ]
+    assert dataset.splits_source.startswith("splits_final.json")
+
+
+def test_image_names_that_are_no_plain_case_ids_never_become_cases(plain):
+    shutil.copy(plain / "imagesTr" / "s001v1_0000.nii.gz", plain / "imagesTr" / ".x_0000.nii.gz")
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "imagesTr/.x_0000.nii.gz: [case-id] '.x' is not a plain name" in result.output
+    assert ".x" not in Dataset(plain, get_task(TASK), validate=False).case_ids
+
+
+def test_a_monai_case_folder_linking_outside_is_refused(plain, tmp_path):
+    predictions = perfect_predictions(plain, tmp_path / "p", "monai")
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(predictions / "s001v1", elsewhere)
+    (predictions / "s001v1").symlink_to(elsewhere)
+    result = score(plain, predictions, tmp_path / "r.duckdb")
+    assert result.exit_code == 2
+    assert "s001v1: [symlink] is a link to" in result.output
+
+
+def test_the_cli_lists_the_prediction_layouts_of_the_harness():
+    assert cli.PREDICTION_LAYOUTS == LAYOUTS
