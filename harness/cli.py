@@ -323,6 +323,43 @@ def data_split(
     console.print(f"split fingerprint {splits.fingerprint[:16]}")
 
 
+@data_app.command("export-nnunet")
+def data_export_nnunet(
+    root: Annotated[Path, typer.Argument(help="Dataset folder in the mskbench layout.")],
+    dataset_id: Annotated[
+        int, typer.Option("--id", help="nnU-Net dataset id (1-999): writes Dataset<id>_<task>.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="nnU-Net raw folder (nnUNet_raw) to write into.")
+    ],
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task", "-t", help="Task (default: from dataset.json).", autocompletion=_complete_task
+        ),
+    ] = None,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy the files instead of linking to them.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing non-empty Dataset<id>_<task>.")
+    ] = False,
+) -> None:
+    """Export a dataset for nnU-Net v2: imagesTr/labelsTr (internal site), imagesTs/labelsTs
+    (external site), dataset.json and splits_final.json holding mskbench's frozen folds."""
+    from mskbench.tasks.contract.nnunet_export import export_nnunet
+
+    with bad_input_exits():
+        spec = _dataset_task(root, task)
+        target = export_nnunet(root, spec, dataset_id, out, copy=copy, force=force)
+    how = "copied" if copy else "linked"
+    console.print(f"wrote {target} (files {how}) with splits_final.json (mskbench's folds)")
+    console.print(
+        f"next: copy {target / 'splits_final.json'} to "
+        f"$nnUNet_preprocessed/{target.name}/ after nnUNetv2_plan_and_preprocess -d {dataset_id}"
+    )
+
+
 def _dataset_task(root: Path, task: str | None):
     from mskbench.tasks.contract import read_dataset_json
 

@@ -1,5 +1,5 @@
 """nnU-Net interop: plain nnU-Net raw datasets and the prediction layouts nnU-Net and MONAI
-write are scored as they are."""
+write are scored as they are; a dataset is exported for nnU-Net with mskbench's folds."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from mskbench.harness import cli
 from mskbench.harness.cli import app
 from mskbench.harness.prediction_layouts import LAYOUTS
 from mskbench.tasks import get_task
-from mskbench.tasks.contract import Dataset, read_splits
+from mskbench.tasks.contract import Dataset, nnunet_export, read_splits
 
 runner = CliRunner()
 TASK = "nmd_thigh"
@@ -225,3 +225,82 @@ def test_a_monai_case_folder_linking_outside_is_refused(plain, tmp_path):
 
 def test_the_cli_lists_the_prediction_layouts_of_the_harness():
     assert cli.PREDICTION_LAYOUTS == LAYOUTS
+
+
+# -- export ---------------------------------------------------------------------------------
+@pytest.fixture
+def nnunet_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """nnU-Net's three folders, as its environment variables name them."""
+    for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
+        folder = tmp_path / name
+        folder.mkdir()
+        monkeypatch.setenv(name, str(folder))
+    return tmp_path / "nnUNet_raw"
+
+
+def test_an_export_passes_nnunets_own_integrity_check(smoke_thigh, nnunet_env):
+    verify = pytest.importorskip(
+        "nnunetv2.experiment_planning.verify_dataset_integrity",
+        reason="nnunetv2 is not installed (pip install mskbench[nnunet])",
+    )
+    result = bench("data", "export-nnunet", smoke_thigh, "--id", "501", "--out", nnunet_env)
+    assert result.exit_code == 0, result.output
+    exported = nnunet_env / "Dataset501_nmd_thigh"
+    assert (exported / "imagesTr" / "s001v1_0000.nii.gz").is_symlink()  # linked by default
+    verify.verify_dataset_integrity(str(exported), 1)  # raises on any problem
+
+
+def test_an_export_holds_our_folds_and_keeps_the_external_site_out_of_training(
+    smoke_thigh, tmp_path
+):
+    result = bench("data", "export-nnunet", smoke_thigh, "--id", "7", "--out", tmp_path, "--copy")
+    assert result.exit_code == 0, result.output
+    exported = tmp_path / "Dataset007_nmd_thigh"
+    splits = read_splits(smoke_thigh)
+    final = json.loads((exported / "splits_final.json").read_text())
+    assert final == [{"train": list(f.train), "val": list(f.test)} for f in splits.folds]
+    training = {p.name.removesuffix("_0000.nii.gz") for p in (exported / "imagesTr").iterdir()}
+    testing = {p.name.removesuffix("_0000.nii.gz") for p in (exported / "imagesTs").iterdir()}
+    assert testing == set(splits.external) and not training & testing
+    assert {c for f in final for c in (*f["train"], *f["val"])} == training
+    content = json.loads((exported / "dataset.json").read_text())
+    assert content["numTraining"] == len(training)
+    # read back as a plain nnU-Net dataset: the same folds, the external site in imagesTs
+    dataset = Dataset(exported, get_task(TASK))
+    assert dataset.splits.folds == splits.folds and dataset.splits.external == splits.external
+
+
+def test_an_export_never_overwrites_without_force(smoke_thigh, tmp_path):
+    target = tmp_path / "Dataset501_nmd_thigh"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep")
+    result = bench("data", "export-nnunet", smoke_thigh, "--id", "501", "--out", tmp_path)
+    assert result.exit_code == 2
+    assert "exists and is not empty (--force replaces it)" in result.output
+    assert (target / "mine.txt").read_text() == "keep"
+    result = bench(
+        "data", "export-nnunet", smoke_thigh, "--id", "501", "--out", tmp_path, "--force"
+    )
+    assert result.exit_code == 0, result.output
+    assert not (target / "mine.txt").exists() and (target / "splits_final.json").is_file()
+
+
+def test_an_invalid_dataset_is_exported_nowhere(thigh_copy, tmp_path):
+    (thigh_copy / "labelsTr" / "s001v1.nii.gz").unlink()
+    out = tmp_path / "raw"
+    result = bench("data", "export-nnunet", thigh_copy, "--id", "501", "--out", out)
+    assert result.exit_code == 2
+    assert "labelsTr/s001v1.nii.gz: [missing-file]" in result.output
+    assert not out.exists()
+
+
+def test_a_failed_export_leaves_nothing_half_written(smoke_thigh, tmp_path, monkeypatch):
+    def fail_on_labels(source: Path, dest: Path, copy: bool) -> None:
+        if dest.parent.name == "labelsTr":
+            raise OSError("disk full")
+        shutil.copy(source, dest)
+
+    monkeypatch.setattr(nnunet_export, "_place", fail_on_labels)
+    with pytest.raises(OSError, match="disk full"):
+        nnunet_export.export_nnunet(smoke_thigh, get_task(TASK), 501, tmp_path / "raw")
+    assert list((tmp_path / "raw").iterdir()) == []
