@@ -205,6 +205,28 @@ def test_a_plain_dataset_takes_its_folds_from_splits_final_json(plain):
     assert dataset.splits_source.startswith("splits_final.json")
 
 
+def test_splits_final_json_is_no_part_of_the_data_fingerprint(plain):
+    before = Dataset(plain, get_task(TASK)).fingerprint
+    cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
+    (plain / "splits_final.json").write_text(json.dumps([{"train": cases[1:], "val": cases[:1]}]))
+    assert Dataset(plain, get_task(TASK)).fingerprint == before
+
+
+def test_a_plain_dataset_without_folds_is_not_trained_on_until_it_is_split(plain, tmp_path):
+    db = tmp_path / "r.duckdb"
+    run = ("run", "--task", TASK, "--model", "unet2d", "--profile", "smoke", "--data", plain)
+    result = bench(*run, "--db", db)
+    assert result.exit_code == 2
+    assert "is one test set, nothing to train on" in result.output
+    result = bench("data", "split", plain, "--task", TASK)  # one subject per case
+    assert result.exit_code == 0, result.output
+    splits = read_splits(plain)
+    assert len(splits.folds) == 10 and not splits.external  # every case is in imagesTr
+    assert (
+        sorted(c for f in splits.folds for c in f.test) == Dataset(plain, get_task(TASK)).case_ids
+    )
+
+
 def test_image_names_that_are_no_plain_case_ids_never_become_cases(plain):
     shutil.copy(plain / "imagesTr" / "s001v1_0000.nii.gz", plain / "imagesTr" / ".x_0000.nii.gz")
     result = bench("data", "validate", plain, "--task", TASK)

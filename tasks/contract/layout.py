@@ -36,6 +36,7 @@ from mskbench.tasks.spec import TaskSpec
 DATASET_JSON = "dataset.json"
 CASES_CSV = "cases.csv"
 SPLITS_JSON = "splits.json"
+SPLITS_FINAL_JSON = "splits_final.json"  # nnU-Net's folds, read in a plain dataset
 IMAGES_DIR = "imagesTr"
 LABELS_DIR = "labelsTr"
 IMAGES_TS_DIR = "imagesTs"

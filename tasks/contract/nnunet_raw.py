@@ -43,13 +43,13 @@ from mskbench.tasks.contract.layout import (
     IMAGES_DIR,
     IMAGES_TS_DIR,
     REQUIRED_CASE_COLUMNS,
+    SPLITS_FINAL_JSON,
     Layout,
 )
 from mskbench.tasks.contract.safepath import case_id_problem
 from mskbench.tasks.contract.splits import Fold, Splits
 from mskbench.tasks.spec import TaskSpec
 
-SPLITS_FINAL_JSON = "splits_final.json"
 #: Site of the ``imagesTr`` cases of a plain dataset without cases.csv.
 INTERNAL_SITE = "A"
 #: `Splits.kind` of the single test set of a plain dataset without splits.
