@@ -164,10 +164,11 @@ def evaluated_cases(
 def _folds_of_predictions(
     dataset: Dataset, found: PredictionSet, folder: Path
 ) -> tuple[Splits, str, list[Problem]]:
-    """The splits nnU-Net's fold folders imply for a dataset whose own splits are one test
-    set (fold k tests what ``fold_<k>/validation`` holds, trains on the other internal
-    cases), or the dataset's splits with a ``prediction-fold`` problem per file that lies
-    in another fold than the one whose test set holds its case."""
+    """The splits to score with, where they come from, and a ``prediction-fold`` problem per
+    file that lies in another fold than the one whose test set holds its case (an external
+    case in a fold folder among them). The dataset's own splits, unless they are one test
+    set: then the fold folders' (fold k tests what ``fold_<k>/validation`` holds of the
+    internal cases and trains on the others)."""
     splits = dataset.splits
     of_case = {_case_of(stem, dataset): fold for stem, fold in found.folds.items()}
     of_case.pop(None, None)
@@ -178,8 +179,10 @@ def _folds_of_predictions(
             for k in sorted(set(of_case.values()))
             if (tested := {c for c, fold in of_case.items() if fold == k and c in internal})
         )
-        derived = Splits(splits.task, "kfold", 0, "subject_id", None, folds, splits.external)
-        return derived, f"the fold_<k> folders of {folder}", []
+        splits = Splits(splits.task, "kfold", 0, "subject_id", None, folds, splits.external)
+        source = f"the fold_<k> folders of {folder}"
+    else:
+        source = dataset.splits_source
     test_fold = {c: f.index for f in splits.folds for c in f.test}
     problems = [
         Problem(
@@ -191,13 +194,12 @@ def _folds_of_predictions(
                 if case_id in test_fold
                 else "in no fold's test set"
             )
-            + f" ({dataset.splits_source}), not of fold {fold}: fold {fold}'s model may have "
-            "trained on it",
+            + f" ({source}), not of fold {fold}: fold {fold}'s model may have trained on it",
         )
         for stem, fold in found.folds.items()
         if (case_id := _case_of(stem, dataset)) is not None and test_fold.get(case_id) != fold
     ]
-    return splits, dataset.splits_source, problems
+    return splits, source, problems
 
 
 def _case_of(stem: str, dataset: Dataset) -> str | None:
@@ -239,6 +241,11 @@ def validate_submission(
         if problems:  # before any file is read: a link may lead anywhere
             raise ValidationError(folder, problems)
         found = predictions.files
+        if task.segmentation is None:
+            problems.append(
+                Problem(folder.name, "unknown-case", f"task {task.name} has no label map or "
+                        "masks to predict; give case scores with --scores")
+            )  # fmt: skip
     nnunet = predictions is not None and predictions.layout == NNUNET
     if nnunet and folds is None:
         folds = sorted(set(predictions.folds.values()) & {f.index for f in splits.folds})
@@ -249,11 +256,6 @@ def validate_submission(
             "hold only held-out training cases; score nnUNetv2_predict's output for them as a "
             "flat folder"
         )
-        if task.segmentation is None:
-            problems.append(
-                Problem(folder.name, "unknown-case", f"task {task.name} has no label map or "
-                        "masks to predict; give case scores with --scores")
-            )  # fmt: skip
     files, mask_files = _split_mask_files(found, known, task.mask_names)
     submitted_masks = sorted({m for by_mask in mask_files.values() for m in by_mask})
     want_labels = bool(files) or not submitted_masks

@@ -193,6 +193,24 @@ def test_nnunet_fold_folders_must_hold_the_test_cases_of_the_same_fold(smoke_thi
     ) in result.output  # fmt: skip
 
 
+def test_labelled_test_images_are_the_external_site_and_never_in_a_fold_folder(plain, tmp_path):
+    for folder, name in (("images", "x001v1_0000.nii.gz"), ("labels", "x001v1.nii.gz")):
+        (plain / f"{folder}Ts").mkdir(exist_ok=True)
+        shutil.move(plain / f"{folder}Tr" / name, plain / f"{folder}Ts" / name)
+    content = json.loads((plain / "dataset.json").read_text())
+    (plain / "dataset.json").write_text(json.dumps({**content, "numTraining": 13}))
+    dataset = Dataset(plain, get_task(TASK))
+    assert dataset.splits.external == ("x001v1",)
+    assert dataset.cases.loc["x001v1", "site"] == get_task(TASK).split.external_site
+    predictions = perfect_predictions(plain, tmp_path / "p", "nnunet")
+    shutil.copy(plain / "labelsTs" / "x001v1.nii.gz", predictions / "fold_0" / "validation")
+    result = score(plain, predictions, tmp_path / "r.duckdb")
+    assert result.exit_code == 2
+    assert (
+        "fold_0/validation/x001v1.nii.gz: [prediction-fold] case 'x001v1' is in no fold's test set"
+    ) in result.output
+
+
 def test_a_plain_dataset_takes_its_folds_from_splits_final_json(plain):
     cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
     folds = [{"train": cases[5:], "val": cases[:5]}, {"train": cases[:5], "val": cases[5:]}]
