@@ -325,6 +325,15 @@ def test_an_export_never_overwrites_without_force(smoke_thigh, tmp_path):
     assert not (target / "mine.txt").exists() and (target / "splits_final.json").is_file()
 
 
+def test_an_export_needs_training_folds(plain, tmp_path):
+    result = bench(
+        "data", "export-nnunet", plain, "--id", "501", "--out", tmp_path / "raw", "-t", TASK
+    )
+    assert result.exit_code == 2
+    assert "one test set and no training folds" in result.output
+    assert not (tmp_path / "raw").exists()
+
+
 def test_an_invalid_dataset_is_exported_nowhere(thigh_copy, tmp_path):
     (thigh_copy / "labelsTr" / "s001v1.nii.gz").unlink()
     out = tmp_path / "raw"

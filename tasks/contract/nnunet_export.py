@@ -54,8 +54,9 @@ from mskbench.tasks.contract.layout import (
     IMAGES_TS_DIR,
     LABELS_DIR,
     LABELS_TS_DIR,
+    SPLITS_FINAL_JSON,
 )
-from mskbench.tasks.contract.nnunet_raw import SPLITS_FINAL_JSON
+from mskbench.tasks.contract.nnunet_raw import SINGLE_TEST
 from mskbench.tasks.spec import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,11 @@ def _check_exportable(task: TaskSpec, dataset: Dataset, dataset_id: int) -> None
         raise ContractError(
             f"task {task.name} has {len(task.series)} input series on different grids; nnU-Net "
             "needs every channel of a case on one grid"
+        )
+    if dataset.splits.kind == SINGLE_TEST:
+        raise ContractError(
+            f"{dataset.root}: one test set and no training folds ({dataset.splits_source}); "
+            "split it first (`bench data split`)"
         )
     if dataset.layout.file_ending not in NNUNET_ENDINGS:
         raise ContractError(

@@ -77,6 +77,7 @@ from mskbench.tasks.contract.layout import (
     DICOM,
     IMAGES_DIR,
     REQUIRED_CASE_COLUMNS,
+    SPLITS_FINAL_JSON,
     SPLITS_JSON,
     ContractError,
     Layout,
@@ -84,7 +85,6 @@ from mskbench.tasks.contract.layout import (
     read_dataset_json,
 )
 from mskbench.tasks.contract.nnunet_raw import (
-    SPLITS_FINAL_JSON,
     label_problems,
     plain_dataset_json_problems,
     raw_cases,
