@@ -29,6 +29,9 @@ EXIT_BAD_INPUT = 2
 DEVICES = ("auto", "cpu", "cuda")
 SPLITS = ("test", "external")
 RESULT_FORMATS = ("table", "csv", "json", "markdown")
+#: `harness.prediction_layouts.LAYOUTS`, kept here so that ``--help`` imports nothing heavy
+#: (a test checks that they agree).
+PREDICTION_LAYOUTS = ("auto", "flat", "nnunet", "monai")
 LIST_FORMATS = ("table", "json", "csv")
 #: Errors that mean bad usage or bad input (exit 2), by the module that defines them.
 #: Only modules already imported are consulted: an error of a module that was never
@@ -193,7 +196,9 @@ def _progress() -> object:
     )
 
 
-def _with_progress(description: str, total: int, run: Callable[[Callable[[str], None]], T]) -> T:
+def _with_progress(
+    description: str, total: int | None, run: Callable[[Callable[[str], None]], T]
+) -> T:
     with _progress() as progress:  # type: ignore[attr-defined]
         bar = progress.add_task(description, total=total)
         return run(lambda _case_id: progress.advance(bar))
@@ -272,15 +277,25 @@ def data_validate(
         spec = _task(task)
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such dataset folder")
-        n_cases = len(read_cases_csv(root / CASES_CSV)) if (root / CASES_CSV).is_file() else 0
+        # a plain nnU-Net dataset may have no cases.csv: its cases are counted as checked
+        total = len(read_cases_csv(root / CASES_CSV)) if (root / CASES_CSV).is_file() else None
+        checked: list[str] = []
+
+        def on_case(advance: Callable[[str], None]) -> Callable[[str], None]:
+            def counted(case_id: str) -> None:
+                checked.append(case_id)
+                advance(case_id)
+
+            return counted
+
         problems = _with_progress(
             f"validating {root.name}",
-            n_cases,
-            lambda advance: validate_dataset(root, spec, on_case=advance),
+            total,
+            lambda advance: validate_dataset(root, spec, on_case=on_case(advance)),
         )
         if problems:
             raise ValidationError(root, problems)
-    console.print(f"[green]valid[/]: {root} ({n_cases} cases) meets the {task} data contract")
+    console.print(f"[green]valid[/]: {root} ({len(checked)} cases) meets the {task} data contract")
 
 
 @data_app.command("split")
@@ -306,6 +321,43 @@ def data_split(
         f"external {len(splits.external)}"
     )
     console.print(f"split fingerprint {splits.fingerprint[:16]}")
+
+
+@data_app.command("export-nnunet")
+def data_export_nnunet(
+    root: Annotated[Path, typer.Argument(help="Dataset folder in the mskbench layout.")],
+    dataset_id: Annotated[
+        int, typer.Option("--id", help="nnU-Net dataset id (1-999): writes Dataset<id>_<task>.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="nnU-Net raw folder (nnUNet_raw) to write into.")
+    ],
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task", "-t", help="Task (default: from dataset.json).", autocompletion=_complete_task
+        ),
+    ] = None,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy the files instead of linking to them.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing non-empty Dataset<id>_<task>.")
+    ] = False,
+) -> None:
+    """Export a dataset for nnU-Net v2: imagesTr/labelsTr (internal site), imagesTs/labelsTs
+    (external site), dataset.json and splits_final.json holding mskbench's frozen folds."""
+    from mskbench.tasks.contract.nnunet_export import export_nnunet
+
+    with bad_input_exits():
+        spec = _dataset_task(root, task)
+        target = export_nnunet(root, spec, dataset_id, out, copy=copy, force=force)
+    how = "copied" if copy else "linked"
+    console.print(f"wrote {target} (files {how}) with splits_final.json (mskbench's folds)")
+    console.print(
+        f"next: copy {target / 'splits_final.json'} to "
+        f"$nnUNet_preprocessed/{target.name}/ after nnUNetv2_plan_and_preprocess -d {dataset_id}"
+    )
 
 
 def _dataset_task(root: Path, task: str | None):
@@ -584,9 +636,18 @@ def score_command(
         Path | None,
         typer.Option(
             "--predictions",
-            help="Folder of <case_id>.nii.gz label maps (and <case_id>_<mask> masks).",
+            help="Folder of <case_id>.nii.gz label maps (and <case_id>_<mask> masks), or "
+            "nnU-Net's fold_<k>/validation/ folders, or MONAI's <case>/<case>_<postfix> folders.",
         ),
     ] = None,
+    layout: Annotated[
+        str,
+        typer.Option(
+            "--layout",
+            help="Layout of the predictions folder (auto: detected; an ambiguous folder is refused).",
+            **one_of(PREDICTION_LAYOUTS),
+        ),
+    ] = "auto",
     scores: Annotated[
         Path | None,
         typer.Option(
@@ -619,11 +680,12 @@ def score_command(
     from mskbench.harness.store import Store
     from mskbench.tasks.contract.header import voxel_limit
 
+    _choice(layout, PREDICTION_LAYOUTS, "--layout")
     if predictions is None and scores is None:
         raise _bad_input("nothing to score: pass --predictions DIR, --scores CSV, or both")
     with bad_input_exits(), voxel_limit(max_voxels):
         outcome = score(
-            task, data, predictions, name, db, _parse_folds(folds), scores, follow_symlinks
+            task, data, predictions, name, db, _parse_folds(folds), scores, follow_symlinks, layout
         )
     console.print(
         f"scored {name!r} as run [bold]{outcome.run_id}[/] (folds {outcome.folds_run}) → {db}"

@@ -1,10 +1,11 @@
 """A predictions folder read safely: no link leads outside it, every file lands on its
 reference grid.
 
-- `prediction_files` lists the image files at the top of the folder (stem → path) and
-  reports, as rule ``symlink``, every entry at any depth (files and folders: the
-  submission's fingerprint reads them all) that is a link resolving outside the folder —
-  unless links may be followed (``bench score --follow-symlinks``).
+- `prediction_files` first reports, as rule ``symlink``, every entry at any depth (files
+  and folders: the submission's fingerprint reads them all) that is a link resolving
+  outside the folder — unless links may be followed (``bench score --follow-symlinks``) —,
+  then lists the image files (stem → path) in the folder's layout (flat, nnU-Net folds,
+  MONAI case folders: `harness.prediction_layouts`).
 - `read_on_reference` reads one prediction and compares its grid with its reference's on
   the full geometry (`tasks.contract.orientation`): the same physical grid stored in
   another axis order or with flipped axes is transposed/flipped onto the reference grid;
@@ -23,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mskbench.harness.prediction_layouts import PredictionSet, find_predictions
 from mskbench.tasks.contract import Problem, read_grid, read_image
-from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
 from mskbench.tasks.contract.orientation import GridMismatch, Reorientation, match_grid
 from mskbench.tasks.contract.png import is_png
 from mskbench.tasks.contract.png_dataset import PngSettings, as_label_values
@@ -53,15 +54,15 @@ def _outside_links(folder: Path) -> list[Problem]:
 
 
 def prediction_files(
-    folder: Path, follow_symlinks: bool = False
-) -> tuple[dict[str, Path], list[Problem]]:
-    """Image files at the top of ``folder`` by stem, and the ``symlink`` problems found."""
+    folder: Path, follow_symlinks: bool = False, layout: str = "auto"
+) -> tuple[PredictionSet, list[Problem]]:
+    """The prediction files of ``folder`` in ``layout``, and the problems found: ``symlink``
+    problems alone when there are any (nothing is listed through a link leading out), else
+    those of the layout (`prediction_layouts.find_predictions`)."""
     problems = [] if follow_symlinks else _outside_links(folder)
-    files = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.name.endswith(FILE_ENDINGS):
-            files[strip_ending(path.name)] = path
-    return files, problems
+    if problems:
+        return PredictionSet(layout, {}), problems
+    return find_predictions(folder, layout)
 
 
 def read_on_reference(

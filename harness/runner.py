@@ -44,7 +44,9 @@ from mskbench.harness.models import (
 from mskbench.harness.provenance import git_commit, package_version, package_versions
 from mskbench.harness.store import FoldRecord, RunRecord, Store
 from mskbench.tasks import get_task
-from mskbench.tasks.contract import Dataset, validation_subjects, write_image
+from mskbench.tasks.contract import ContractError, Dataset, validation_subjects, write_image
+from mskbench.tasks.contract.layout import SPLITS_FINAL_JSON, SPLITS_JSON
+from mskbench.tasks.contract.nnunet_raw import SINGLE_TEST
 from mskbench.tasks.contract.safepath import check_case_id, inside
 from mskbench.tasks.phantoms import prepare_phantom
 from mskbench.tasks.spec import TaskSpec
@@ -115,6 +117,12 @@ def resolve_data(task: TaskSpec, request: RunRequest) -> Path:
 
 
 def folds_to_run(task: TaskSpec, dataset: Dataset, request: RunRequest) -> list[int]:
+    if dataset.splits.kind == SINGLE_TEST:
+        raise ContractError(
+            f"{dataset.root}: a plain nnU-Net dataset without {SPLITS_JSON} or "
+            f"{SPLITS_FINAL_JSON} is one test set, nothing to train on; add nnU-Net's "
+            f"{SPLITS_FINAL_JSON} or run `bench data split {dataset.root} --task {task.name}`"
+        )
     available = [f.index for f in dataset.splits.folds]
     wanted = request.folds if request.folds is not None else task.profile(request.profile).folds
     wanted = list(available if wanted is None else wanted)

@@ -1,7 +1,19 @@
 """``bench score``: score a folder of predictions made by any tool, without model code.
 
 ``<predictions>/<case_id><ending>`` holds one predicted label map per case (any ending of
-`tasks.contract.FILE_ENDINGS`), on the case's image grid, with the task's label values.
+`tasks.contract.FILE_ENDINGS`), on the case's image grid, with the task's label values —
+or the same files in nnU-Net's ``fold_<k>/validation/`` folders or MONAI's
+``<case>/<case>_<postfix>`` folders (``--layout``, detected by default:
+`harness.prediction_layouts`).
+
+In the **nnU-Net layout** a case's file must lie in the fold whose test set holds it
+(rule ``prediction-fold``: another fold's model may have trained on it); without
+``--folds`` the folds scored are those with a ``fold_<k>`` folder; the external set is not
+scored (nnU-Net's validation folders never hold it; score ``nnUNetv2_predict``'s output
+for it as a flat folder). A plain nnU-Net dataset without splits (one test set) takes its
+folds from the ``fold_<k>`` folders: fold k's test set is what ``fold_<k>/validation``
+holds. The run's config records the layout, where the splits came from, what was not
+scored and which maps were absent (their metrics are absent, never zeros).
 PNG predictions are read against a PNG dataset only, with the spacing (and the
 ``png_foreground`` value) of its dataset.json (`harness.prediction_folder`).
 Cases scored: the test cases of the chosen folds (default: all) and the external set.
@@ -35,7 +47,9 @@ direction or origin differ; the message says which, e.g. "origin differs by 50.0
 ``label-value`` (a value outside the label map, or non-integer), ``mask-value`` (a mask
 value outside [0, 1]), ``non-finite`` (NaN/inf), ``unknown-case`` (a file naming no case
 of the dataset), ``symlink`` (a link in the folder leading outside it, unless
-``--follow-symlinks``), and for ``--scores`` CSVs those of `mskbench.harness.scores_csv`. ``--folds`` naming no
+``--follow-symlinks``), ``prediction-layout`` / ``duplicate-prediction`` (an ambiguous
+folder, one case twice: `harness.prediction_layouts`), ``prediction-fold`` (above), and
+for ``--scores`` CSVs those of `mskbench.harness.scores_csv`. ``--folds`` naming no
 fold of splits.json is refused like ``bench run --folds``, before anything is read.
 """
 
@@ -55,6 +69,7 @@ from mskbench.harness.prediction_folder import (
     read_on_reference,
     reorientations,
 )
+from mskbench.harness.prediction_layouts import NNUNET, PredictionSet
 from mskbench.harness.provenance import git_commit, package_version, package_versions
 from mskbench.harness.runner import RunOutcome, _now
 from mskbench.harness.scores_csv import read_scores
@@ -64,13 +79,17 @@ from mskbench.tasks.case import Prediction, Score
 from mskbench.tasks.contract import (
     ContractError,
     Dataset,
+    Fold,
     Problem,
+    Splits,
     ValidationError,
     data_fingerprint,
     json_sha256,
 )
 from mskbench.tasks.contract.errors import RuleError
 from mskbench.tasks.contract.fingerprint import file_sha256
+from mskbench.tasks.contract.layout import MAPS_DIR
+from mskbench.tasks.contract.nnunet_raw import SINGLE_TEST
 from mskbench.tasks.contract.orientation import GridMismatch
 from mskbench.tasks.contract.png_dataset import PngSettings, foreground_hint
 from mskbench.tasks.spec import TaskSpec
@@ -82,14 +101,21 @@ log = logging.getLogger(__name__)
 class Submission:
     """A validated submission: prediction files per evaluated case, by fold.
 
-    ``files``: case → label map; ``mask_files``: case → mask name → mask file.
+    ``files``: case → label map; ``mask_files``: case → mask name → mask file;
+    ``splits``: the folds scored (the dataset's, or those of nnU-Net's fold folders) and
+    ``splits_source`` where they came from; ``layout``: the predictions folder's layout;
+    ``not_scored``: what was left out, and why.
     """
 
     files: dict[str, Path]
     cases_by_fold: dict[int, list[tuple[str, str]]]  # fold → [(case_id, split)]
+    splits: Splits
+    splits_source: str
     scores: dict[str, dict[str, Score]] = field(default_factory=dict)  # case → target → score
     mask_files: dict[str, dict[str, Path]] = field(default_factory=dict)
     reoriented: dict[str, str] = field(default_factory=dict)  # file name → how
+    layout: str | None = None
+    not_scored: dict[str, str] = field(default_factory=dict)
 
     def path_of(self, case_id: str) -> Path | None:
         """The case's label map, else its first mask file, else None (scores only)."""
@@ -115,23 +141,75 @@ def _split_mask_files(
     return labels, mask_files
 
 
-def evaluated_cases(dataset: Dataset, folds: list[int] | None) -> dict[int, list[tuple[str, str]]]:
-    """Cases to score by fold: each fold's test cases; the external set with the first fold.
+def evaluated_cases(
+    splits: Splits, folds: list[int] | None, source: str, external: bool = True
+) -> dict[int, list[tuple[str, str]]]:
+    """Cases to score by fold: each fold's test cases; the external set (unless not
+    ``external``) with the first fold. ``source``: where the splits came from, for messages.
 
-    Raises `ContractError` when ``folds`` is empty or names a fold splits.json lacks."""
-    available = [f.index for f in dataset.splits.folds]
+    Raises `ContractError` when ``folds`` is empty or names a fold the splits lack."""
+    available = [f.index for f in splits.folds]
     unknown = [f for f in folds or [] if f not in available]
     if unknown:
-        raise ContractError(
-            f"folds {unknown} do not exist; {dataset.layout.splits_json} has folds {available}"
-        )
+        raise ContractError(f"folds {unknown} do not exist; {source} has folds {available}")
     if folds == []:
-        raise ContractError(f"no fold chosen; {dataset.layout.splits_json} has folds {available}")
-    chosen = [f for f in dataset.splits.folds if folds is None or f.index in folds]
+        raise ContractError(f"no fold chosen; {source} has folds {available}")
+    chosen = [f for f in splits.folds if folds is None or f.index in folds]
     out = {f.index: [(c, "test") for c in f.test] for f in chosen}
-    if chosen and dataset.splits.external:
-        out[chosen[0].index] += [(c, "external") for c in dataset.splits.external]
+    if chosen and splits.external and external:
+        out[chosen[0].index] += [(c, "external") for c in splits.external]
     return out
+
+
+def _folds_of_predictions(
+    dataset: Dataset, found: PredictionSet, folder: Path
+) -> tuple[Splits, str, list[Problem]]:
+    """The splits to score with, where they come from, and a ``prediction-fold`` problem per
+    file that lies in another fold than the one whose test set holds its case (an external
+    case in a fold folder among them). The dataset's own splits, unless they are one test
+    set: then the fold folders' (fold k tests what ``fold_<k>/validation`` holds of the
+    internal cases and trains on the others)."""
+    splits = dataset.splits
+    of_case = {_case_of(stem, dataset): fold for stem, fold in found.folds.items()}
+    of_case.pop(None, None)
+    if splits.kind == SINGLE_TEST:
+        internal = set(splits.folds[0].test)
+        folds = tuple(
+            Fold(k, tuple(sorted(internal - tested)), tuple(sorted(tested)))
+            for k in sorted(set(of_case.values()))
+            if (tested := {c for c, fold in of_case.items() if fold == k and c in internal})
+        )
+        splits = Splits(splits.task, "kfold", 0, "subject_id", None, folds, splits.external)
+        source = f"the fold_<k> folders of {folder}"
+    else:
+        source = dataset.splits_source
+    test_fold = {c: f.index for f in splits.folds for c in f.test}
+    problems = [
+        Problem(
+            found.files[stem].relative_to(folder).as_posix(),
+            "prediction-fold",
+            f"case {case_id!r} is "
+            + (
+                f"in the test set of fold {test_fold[case_id]}"
+                if case_id in test_fold
+                else "in no fold's test set"
+            )
+            + f" ({source}), not of fold {fold}: fold {fold}'s model may have trained on it",
+        )
+        for stem, fold in found.folds.items()
+        if (case_id := _case_of(stem, dataset)) is not None and test_fold.get(case_id) != fold
+    ]
+    return splits, source, problems
+
+
+def _case_of(stem: str, dataset: Dataset) -> str | None:
+    """The case a prediction file's stem names (``<case>`` or ``<case>_<mask>``), if any."""
+    if stem in dataset.cases.index:
+        return stem
+    for mask in dataset.task.mask_names:
+        if stem.endswith(f"_{mask}") and stem[: -len(mask) - 1] in dataset.cases.index:
+            return stem[: -len(mask) - 1]
+    return None
 
 
 def validate_submission(
@@ -141,33 +219,49 @@ def validate_submission(
     folds: list[int] | None,
     scores_csv: Path | None = None,
     follow_symlinks: bool = False,
+    layout: str = "auto",
 ) -> Submission:
     """Check every prediction before anything is written; raises `ValidationError`.
 
-    ``folder`` may be None for a submission of case scores only (``scores_csv``)."""
+    ``folder`` may be None for a submission of case scores only (``scores_csv``);
+    ``layout``: the folder's layout (`harness.prediction_layouts`, ``auto`` detects it)."""
     if folder is None and scores_csv is None:
         raise ValueError("nothing to score: give a predictions folder, a scores CSV, or both")
     if folder is not None and not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such predictions folder")
-    cases_by_fold = evaluated_cases(dataset, folds)
     known = set(dataset.case_ids)
     found: dict[str, Path] = {}
     problems: list[Problem] = []
+    splits, source, not_scored = dataset.splits, dataset.splits_source, {}
+    predictions = None
     if folder is not None:
-        found, problems = prediction_files(folder, follow_symlinks)
+        predictions, problems = prediction_files(folder, follow_symlinks, layout)
+        if predictions.layout == NNUNET and not problems:
+            splits, source, problems = _folds_of_predictions(dataset, predictions, folder)
         if problems:  # before any file is read: a link may lead anywhere
             raise ValidationError(folder, problems)
+        found = predictions.files
         if task.segmentation is None:
             problems.append(
                 Problem(folder.name, "unknown-case", f"task {task.name} has no label map or "
                         "masks to predict; give case scores with --scores")
             )  # fmt: skip
+    nnunet = predictions is not None and predictions.layout == NNUNET
+    if nnunet and folds is None:
+        folds = sorted(set(predictions.folds.values()) & {f.index for f in splits.folds})
+    cases_by_fold = evaluated_cases(splits, folds, source, external=not nnunet)
+    if nnunet and splits.external:
+        not_scored["external"] = (
+            f"{len(splits.external)} external case(s): nnU-Net's fold_<k>/validation folders "
+            "hold only held-out training cases; score nnUNetv2_predict's output for them as a "
+            "flat folder"
+        )
     files, mask_files = _split_mask_files(found, known, task.mask_names)
     submitted_masks = sorted({m for by_mask in mask_files.values() for m in by_mask})
     want_labels = bool(files) or not submitted_masks
     problems += [
         Problem(
-            path.name,
+            path.relative_to(folder).as_posix() if folder is not None else path.name,
             "unknown-case",
             f"names case {case_id!r}, which is not in {dataset.layout.cases_csv}",
         )
@@ -177,6 +271,10 @@ def validate_submission(
     allowed = set(task.label_values)
     png = dataset.layout.png
     evaluated = {case_id for cases in cases_by_fold.values() for case_id, _ in cases}
+
+    def shown(path: Path) -> str:
+        return path.relative_to(folder).as_posix() if folder is not None else path.name
+
     for case_id in dataset.case_ids:  # files of cases no chosen fold scores are checked too
         if folder is None or task.segmentation is None:
             break
@@ -194,7 +292,7 @@ def validate_submission(
                     )
                 )
             else:
-                problems += _check_mask_prediction(mask_path, reference, png)
+                problems += _check_mask_prediction(mask_path, shown(mask_path), reference, png)
         if not want_labels:
             continue
         path = files.get(case_id)
@@ -209,7 +307,7 @@ def validate_submission(
                 )
             )
             continue
-        problems += _check_prediction(path, reference, allowed, task, png)
+        problems += _check_prediction(path, shown(path), reference, allowed, task, png)
     scores: dict[str, dict[str, Score]] = {}
     if scores_csv is not None:
         scored = [c for cases in cases_by_fold.values() for c, _ in cases]
@@ -220,40 +318,52 @@ def validate_submission(
     labels = {c: p for c, p in files.items() if c in known}
     references = {p: dataset.layout.label(c) for c, p in labels.items()}
     references |= {p: dataset.layout.label(c) for c, m in mask_files.items() for p in m.values()}
-    return Submission(labels, cases_by_fold, scores, mask_files, reorientations(references, png))
+    return Submission(
+        labels,
+        cases_by_fold,
+        splits,
+        source,
+        scores,
+        mask_files,
+        reorientations(references, png),
+        predictions.layout if predictions is not None else None,
+        not_scored,
+    )
 
 
 def _read_on_grid(
-    path: Path, reference: Path, png: PngSettings | None
+    path: Path, shown: str, reference: Path, png: PngSettings | None
 ) -> tuple[np.ndarray | None, list[Problem]]:
     """The array of a prediction file on its reference grid, or the problems that stop
-    reading or placing it."""
+    reading or placing it (``shown``: the file as messages name it)."""
     try:
         array, _ = read_on_reference(path, reference, png)
     except RuleError as exc:
-        return None, [Problem(path.name, exc.rule, exc.message)]
+        return None, [Problem(shown, exc.rule, exc.message)]
     except GridMismatch as exc:
-        return None, [Problem(path.name, "prediction-grid", str(exc))]
+        return None, [Problem(shown, "prediction-grid", str(exc))]
     except (OSError, RuntimeError) as exc:
         return None, [
-            Problem(path.name, "unreadable", f"cannot be read as an image ({str(exc)[:160]})")
+            Problem(shown, "unreadable", f"cannot be read as an image ({str(exc)[:160]})")
         ]
     return array, []
 
 
-def _check_mask_prediction(path: Path, reference: Path, png: PngSettings | None) -> list[Problem]:
-    array, problems = _read_on_grid(path, reference, png)
+def _check_mask_prediction(
+    path: Path, shown: str, reference: Path, png: PngSettings | None
+) -> list[Problem]:
+    array, problems = _read_on_grid(path, shown, reference, png)
     if array is None:
         return problems
     values = array.astype(np.float64, copy=False)
     non_finite = int(np.count_nonzero(~np.isfinite(values)))
     if non_finite:
-        return [Problem(path.name, "non-finite", f"{non_finite} voxel(s) are NaN or infinite")]
+        return [Problem(shown, "non-finite", f"{non_finite} voxel(s) are NaN or infinite")]
     outside = int(np.count_nonzero((values < 0) | (values > 1)))
     if outside:
         return [
             Problem(
-                path.name,
+                shown,
                 "mask-value",
                 f"{outside} voxel(s) outside [0, 1]; a mask holds 0/1 or a probability",
             )
@@ -274,16 +384,21 @@ def read_mask_prediction(
 
 
 def _check_prediction(
-    path: Path, reference: Path, allowed: set[int], task: TaskSpec, png: PngSettings | None
+    path: Path,
+    shown: str,
+    reference: Path,
+    allowed: set[int],
+    task: TaskSpec,
+    png: PngSettings | None,
 ) -> list[Problem]:
-    array, problems = _read_on_grid(path, reference, png)
+    array, problems = _read_on_grid(path, shown, reference, png)
     if array is None:
         return problems
     if not np.issubdtype(array.dtype, np.integer):
         if not np.all(np.isfinite(array)):
             return [
                 Problem(
-                    path.name,
+                    shown,
                     "non-finite",
                     f"{int((~np.isfinite(array)).sum())} voxel(s) are NaN or infinite",
                 )
@@ -291,7 +406,7 @@ def _check_prediction(
         if not np.array_equal(array, np.round(array)):
             return [
                 Problem(
-                    path.name,
+                    shown,
                     "label-value",
                     "holds non-integer values; predictions must be label maps",
                 )
@@ -300,10 +415,10 @@ def _check_prediction(
     if outside:
         return [
             Problem(
-                path.name,
+                shown,
                 "label-value",
                 f"value(s) {outside} not in the label map (0..{max(allowed)}: {', '.join(task.structure_names)})"
-                + foreground_hint(path.name, outside, task, png),
+                + foreground_hint(shown, outside, task, png),
             )
         ]
     return []
@@ -318,6 +433,7 @@ def score(
     folds: list[int] | None = None,
     scores_csv: Path | None = None,
     follow_symlinks: bool = False,
+    layout: str = "auto",
 ) -> RunOutcome:
     """Validate and score a predictions folder and/or a scores CSV into the store (see the
     module docstring)."""
@@ -325,7 +441,9 @@ def score(
     task = get_task(task_name)
     dataset = Dataset(data, task)
     folder = Path(predictions) if predictions is not None else None
-    submission = validate_submission(task, dataset, folder, folds, scores_csv, follow_symlinks)
+    submission = validate_submission(
+        task, dataset, folder, folds, scores_csv, follow_symlinks, layout
+    )
     if submission.reoriented:
         shown = [f"{file} ({how})" for file, how in list(submission.reoriented.items())[:5]]
         log.warning(
@@ -337,6 +455,10 @@ def score(
         )
     profile = dataset.dataset_json.get("mskbench", {}).get("phantom", {}).get("profile", "custom")
     prediction_fp = _submission_fingerprint(folder, scores_csv)
+    split_fp = submission.splits.fingerprint
+    absent = absent_maps(dataset, submission)
+    for map_name, reason in absent.items():
+        log.warning("map %s: %s", map_name, reason)
     record = RunRecord(
         run_key=json_sha256(
             {
@@ -344,7 +466,7 @@ def score(
                 "model": name,
                 "predictions": prediction_fp,
                 "data": dataset.fingerprint,
-                "split": dataset.split_fingerprint,
+                "split": split_fp,
             }
         ),
         kind="scored",
@@ -358,9 +480,13 @@ def score(
             "scores": str(Path(scores_csv).resolve()) if scores_csv is not None else None,
             "predictions_fingerprint": prediction_fp,
             **({"reoriented": submission.reoriented} if submission.reoriented else {}),
+            **({"layout": submission.layout} if submission.layout is not None else {}),
+            "splits": submission.splits_source,
+            **({"not_scored": submission.not_scored} if submission.not_scored else {}),
+            **({"absent_maps": absent} if absent else {}),
         },
         data_fingerprint=dataset.fingerprint,
-        split_fingerprint=dataset.split_fingerprint,
+        split_fingerprint=split_fp,
         data_root=str(dataset.root),
         mskbench_version=package_version("mskbench") or "unknown",
         git_commit=git_commit(),
@@ -423,6 +549,25 @@ def score(
         wall,
         Path(db),
     )
+
+
+def absent_maps(dataset: Dataset, submission: Submission) -> dict[str, str]:
+    """Map name → why its metrics are absent, for each map of the task that some scored
+    case lacks (a plain nnU-Net dataset has no maps)."""
+    scored = [c for cases in submission.cases_by_fold.values() for c, _ in cases]
+    if dataset.task.segmentation is None:
+        return {}
+    plain = " (a plain nnU-Net dataset: maps are optional)" if dataset.layout.plain else ""
+    out = {}
+    for spec in dataset.task.maps:
+        lacking = [c for c in scored if not dataset.layout.map(c, spec.name).exists()]
+        if lacking:
+            out[spec.name] = (
+                f"no {MAPS_DIR}/<case>_{spec.name} file for {len(lacking)} of {len(scored)} "
+                f"scored case(s){plain}: {spec.name}_ref, {spec.name}_pred and "
+                f"{spec.name}_delta are absent for them"
+            )
+    return out
 
 
 def _submission_fingerprint(folder: Path | None, scores_csv: Path | None) -> str:

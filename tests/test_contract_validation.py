@@ -71,10 +71,8 @@ def test_dataset_json_label_map_must_equal_the_tasks(thigh_copy):
     edit_json(thigh_copy / "dataset.json", lambda c: c["labels"].pop("VM"))
     (problem,) = validate_without_writing(thigh_copy)
     assert (problem.file, problem.rule) == ("dataset.json", "dataset-json")
-    assert (
-        problem.message.startswith("labels {")
-        and "differ from the task's label map" in problem.message
-    )
+    assert problem.message.startswith("labels differ from task nmd_thigh's label map {")
+    assert "missing structure(s) ['VM']" in problem.message
 
 
 def test_missing_dataset_json_is_reported_not_raised(thigh_copy):

@@ -220,3 +220,14 @@ def test_a_broken_fat_mask_is_rejected_naming_the_file(smoke_lumbar, tmp_path, b
     assert result.exit_code == 2
     assert expected.format(case=case) in result.output
     assert not db.exists()
+
+
+def test_a_predictions_folder_is_refused_for_a_task_without_label_map_or_masks(
+    toy_binary, tmp_path
+):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    args = ["score", "--task", "toy_binary", "--data", str(toy_binary), "--predictions"]
+    result = runner.invoke(app, [*args, str(folder), "--name", "x", "--db", str(tmp_path / "s.db")])
+    assert result.exit_code == 2
+    assert "p: [unknown-case] task toy_binary has no label map or masks to predict" in result.output

@@ -18,6 +18,7 @@ from mskbench.tasks.contract.layout import (
     layout_for,
     read_dataset_json,
 )
+from mskbench.tasks.contract.nnunet_raw import raw_cases, raw_splits
 from mskbench.tasks.contract.png_dataset import as_label_values
 from mskbench.tasks.contract.safepath import case_id_problem
 from mskbench.tasks.contract.splits import Fold, Splits, read_splits
@@ -37,6 +38,10 @@ class Dataset:
     `ValidationError` listing every problem. Even without it, case ids that are not plain
     names (rule ``case-id``) are refused, so no id from cases.csv can become a path
     outside the dataset.
+
+    A plain nnU-Net raw dataset (`nnunet_raw`) may lack cases.csv and splits.json: its
+    cases come from its image folders and its splits from splits_final.json or one test
+    set; ``splits_source`` says which (``"splits.json"`` otherwise).
     """
 
     def __init__(self, root: str | Path, task: TaskSpec, validate: bool = True) -> None:
@@ -48,9 +53,11 @@ class Dataset:
                 raise ValidationError(self.root, problems)
         self.dataset_json = read_dataset_json(self.root)
         self.layout: Layout = layout_for(self.root, self.dataset_json)
-        self.cases: pd.DataFrame = read_cases_csv(self.layout.cases_csv, task).set_index(
-            "case_id", drop=False
-        )
+        if self.layout.plain and not self.layout.cases_csv.is_file():
+            cases, _ = raw_cases(self.layout, task)  # files that are no plain names: no cases
+        else:
+            cases = read_cases_csv(self.layout.cases_csv, task)
+        self.cases: pd.DataFrame = cases.set_index("case_id", drop=False)
         unsafe = [
             Problem(CASES_CSV, "case-id", f"case_id {problem}")
             for problem in map(case_id_problem, self.cases["case_id"])
@@ -59,6 +66,9 @@ class Dataset:
         if unsafe:
             raise ValidationError(self.root, unsafe)
         splits = read_splits(self.root)
+        self.splits_source = "splits.json"
+        if splits is None and self.layout.plain:
+            splits, self.splits_source = raw_splits(self.layout, task, self.cases)
         if splits is None:
             raise ContractError(
                 f"{self.layout.splits_json}: missing; create it with `bench data split`"
@@ -113,7 +123,7 @@ class Dataset:
         if with_maps:
             for spec in self.task.maps:
                 path = self.layout.map(case_id, spec.name)
-                if spec.required or path.exists():
+                if (spec.required and self.layout.maps_required) or path.exists():
                     maps[spec.name], _ = read_image(path)
         masks = {}
         if with_label and with_masks:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mskbench.tasks.contract.layout import SPLITS_JSON
+from mskbench.tasks.contract.layout import SPLITS_FINAL_JSON, SPLITS_JSON
 
 _CHUNK = 1 << 20
 
@@ -31,7 +31,8 @@ def file_sha256(path: Path) -> str:
 
 
 def data_fingerprint(root: Path) -> str:
-    """sha256 over every file under ``root`` (relative path + content), except splits.json.
+    """sha256 over every file under ``root`` (relative path + content), except splits.json
+    (and nnU-Net's splits_final.json).
 
     The splits have their own fingerprint, so re-splitting the same images keeps the data
     fingerprint; hidden files (``.``-prefixed) are skipped.
@@ -39,7 +40,9 @@ def data_fingerprint(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
-        if rel == SPLITS_JSON or any(part.startswith(".") for part in path.relative_to(root).parts):
+        if rel in (SPLITS_JSON, SPLITS_FINAL_JSON) or any(
+            part.startswith(".") for part in path.relative_to(root).parts
+        ):
             continue
         digest.update(f"{rel}\t{file_sha256(path)}\n".encode())
     return digest.hexdigest()

@@ -13,6 +13,10 @@
 ``"file_ending": "dicom"`` each of those paths is a directory holding a DICOM series. With
 ``".png"`` (2D tasks) dataset.json also gives the spacing, and maps stay NIfTI
 (`png_dataset`).
+
+A dataset.json without the ``"mskbench"`` block is a **plain nnU-Net v2 raw dataset**
+(`nnunet_raw`): maps, cases.csv and splits.json become optional, and labelled test cases
+(``imagesTs/<case>_0000<ending>`` with ``labelsTs/<case><ending>``) are read from there.
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ from mskbench.tasks.contract.errors import ContractError
 from mskbench.tasks.contract.imageio import FILE_ENDINGS
 from mskbench.tasks.contract.png import PNG
 from mskbench.tasks.contract.png_dataset import MAP_ENDING, PngSettings, png_settings
-from mskbench.tasks.contract.safepath import inside
+from mskbench.tasks.contract.safepath import case_id_problem, inside
 from mskbench.tasks.spec import TaskSpec
 
 DATASET_JSON = "dataset.json"
 CASES_CSV = "cases.csv"
 SPLITS_JSON = "splits.json"
+SPLITS_FINAL_JSON = "splits_final.json"  # nnU-Net's folds, read in a plain dataset
 IMAGES_DIR = "imagesTr"
 LABELS_DIR = "labelsTr"
+IMAGES_TS_DIR = "imagesTs"
+LABELS_TS_DIR = "labelsTs"
 MAPS_DIR = "maps"
 MASKS_DIR = "masks"
 DICOM = "dicom"
@@ -47,11 +54,21 @@ class Layout:
     Every path built from a case id passes `safepath.inside`: it must stay inside ``root``,
     also with links resolved, or `UnsafePathError` is raised before anything is read.
     ``png``: what dataset.json says about a PNG dataset's files (None for other endings).
+    ``plain``: a plain nnU-Net raw dataset (no ``"mskbench"`` block in dataset.json);
+    ``test_cases``: its cases whose files lie in ``imagesTs``/``labelsTs`` (plain names only).
     """
 
     root: Path
     file_ending: str
     png: PngSettings | None = None
+    plain: bool = False
+    test_cases: frozenset[str] = frozenset()
+
+    @property
+    def maps_required(self) -> bool:
+        """Whether a map the task requires must be present (not in a plain nnU-Net dataset,
+        which has no maps: their metrics are then absent)."""
+        return not self.plain
 
     @property
     def png_spacing(self) -> tuple[float, ...] | None:
@@ -76,10 +93,11 @@ class Layout:
         return inside(self.root, self.root / folder / name)
 
     def image(self, case_id: str, channel: int) -> Path:
-        return self._path(IMAGES_DIR, f"{case_id}_{channel:04d}")
+        folder = IMAGES_TS_DIR if case_id in self.test_cases else IMAGES_DIR
+        return self._path(folder, f"{case_id}_{channel:04d}")
 
     def label(self, case_id: str) -> Path:
-        return self._path(LABELS_DIR, case_id)
+        return self._path(LABELS_TS_DIR if case_id in self.test_cases else LABELS_DIR, case_id)
 
     def map(self, case_id: str, name: str) -> Path:
         """A map file; NIfTI in a PNG dataset (a PNG cannot hold a float map)."""
@@ -100,13 +118,30 @@ class Layout:
         except ValueError:
             return str(path)
 
-    def image_case_ids(self) -> list[str]:
-        """Case ids that have a ``_0000`` channel file in ``imagesTr``."""
-        folder = self.root / IMAGES_DIR
-        if not folder.is_dir():
-            return []
-        suffix = "_0000" + ("" if self.file_ending == DICOM else self.file_ending)
-        return sorted(p.name[: -len(suffix)] for p in folder.iterdir() if p.name.endswith(suffix))
+    def image_case_ids(self, folder: str = IMAGES_DIR) -> list[str]:
+        """Names before ``_0000<ending>`` of the files in ``folder`` (``imagesTr`` by
+        default): case ids, not yet checked to be plain names."""
+        return _first_channel_ids(self.root / folder, self.file_ending)
+
+
+def _first_channel_ids(folder: Path, file_ending: str) -> list[str]:
+    """Names before ``_0000<file_ending>`` of the entries of ``folder`` (none if absent)."""
+    if not folder.is_dir():
+        return []
+    suffix = "_0000" + ("" if file_ending == DICOM else file_ending)
+    return sorted(p.name[: -len(suffix)] for p in folder.iterdir() if p.name.endswith(suffix))
+
+
+def labelled_test_cases(root: Path, file_ending: str) -> frozenset[str]:
+    """Plain-named cases of ``root/imagesTs`` that have a label in ``root/labelsTs`` (an
+    unlabelled test image cannot be scored and is not a case)."""
+    labels = root / LABELS_TS_DIR
+    return frozenset(
+        case_id
+        for case_id in _first_channel_ids(root / IMAGES_TS_DIR, file_ending)
+        if case_id_problem(case_id) is None
+        and (labels / (case_id if file_ending == DICOM else case_id + file_ending)).exists()
+    )
 
 
 def make_dataset_json(
@@ -152,4 +187,6 @@ def layout_for(root: Path, dataset_json: dict[str, Any]) -> Layout:
             f"{root / DATASET_JSON}: file_ending {ending!r} is not one of "
             f"{', '.join((*FILE_ENDINGS, DICOM))}"
         )
-    return Layout(root, ending, png_settings(dataset_json, root / DATASET_JSON))
+    plain = "mskbench" not in dataset_json
+    tests = labelled_test_cases(root, ending) if plain else frozenset()
+    return Layout(root, ending, png_settings(dataset_json, root / DATASET_JSON), plain, tests)

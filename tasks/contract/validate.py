@@ -3,11 +3,16 @@
 Each `Problem` names the file (relative to the dataset root) and the rule it breaks.
 Rules:
 
-``dataset-json``          dataset.json missing, unreadable, or disagreeing with the task; for
-                          a PNG dataset: ``spacing_mm`` missing or not positive, a 3D task,
-                          ``png_foreground`` for a task with several structures
-                          (`png_dataset`)
-``cases-csv``             cases.csv missing, a required column missing, duplicate case ids
+``dataset-json``          dataset.json missing, unreadable, or disagreeing with the task
+                          (labels are matched by name and value; region-based labels are
+                          refused); for a PNG dataset: ``spacing_mm`` missing or not
+                          positive, a 3D task, ``png_foreground`` for a task with several
+                          structures (`png_dataset`); for a plain nnU-Net dataset:
+                          ``numTraining`` not the number of imagesTr cases, a ``dataset``
+                          file list (`nnunet_raw`)
+``cases-csv``             cases.csv missing (optional in a plain nnU-Net dataset of a task
+                          without classification targets), a required column missing,
+                          duplicate case ids
 ``target-value``          a classification target's cell holds a value that is not one of
                           its declared classes
 ``target-missing``        an empty target cell where the target does not allow it
@@ -15,11 +20,13 @@ Rules:
                           (letters, digits, ``._-``, not starting with ``.``, at most 128
                           characters), or a subject_id or site that is not printable text;
                           such ids never become paths (`safepath`)
+``duplicate-case``        a plain nnU-Net dataset's case in both imagesTr and imagesTs
 ``symlink``               a dataset file that is a link leading outside the dataset folder
 ``case-not-in-csv``       an image in imagesTr has no row in cases.csv
 ``missing-file``          a row of cases.csv without its image channel or label file (labelsTr
                           only for a task with a segmentation target)
-``missing-map``           a quantitative map the task requires is missing (optional maps may be)
+``missing-map``           a quantitative map the task requires is missing (optional maps may
+                          be; in a plain nnU-Net dataset every map may be missing)
 ``unreadable``            a file that cannot be read as an image
 ``colour-image``          a PNG that is not grey: colour, transparent, or grey + alpha (`png`)
 ``map-format``            a map stored as PNG in a PNG dataset (maps are NIfTI there)
@@ -39,8 +46,10 @@ Rules:
                           0/255 is one, unless dataset.json declares ``png_foreground``)
 ``non-finite``            NaN or ±inf in an image, map or mask
 ``empty-reference``       a required structure with no voxel in a reference label map
-``splits-missing``        no splits.json (create it once with ``bench data split``)
-``splits-task``           splits.json made for another task, or malformed
+``splits-missing``        no splits.json (create it once with ``bench data split``; a plain
+                          nnU-Net dataset needs none: `nnunet_raw.raw_splits`)
+``splits-task``           splits.json made for another task, or malformed (also a plain
+                          dataset's splits_final.json)
 ``case-not-in-splits``    a case that no fold (or the external set) lists
 ``unknown-case-in-splits`` splits.json names a case that is not in cases.csv
 ``subject-in-two-folds``  one subject in the test sets of two folds
@@ -68,11 +77,18 @@ from mskbench.tasks.contract.layout import (
     DICOM,
     IMAGES_DIR,
     REQUIRED_CASE_COLUMNS,
+    SPLITS_FINAL_JSON,
     SPLITS_JSON,
     ContractError,
     Layout,
     layout_for,
     read_dataset_json,
+)
+from mskbench.tasks.contract.nnunet_raw import (
+    label_problems,
+    plain_dataset_json_problems,
+    raw_cases,
+    raw_splits,
 )
 from mskbench.tasks.contract.png import PNG
 from mskbench.tasks.contract.png_dataset import (
@@ -135,7 +151,7 @@ def validate_dataset(
         layout = layout_for(root, dataset_json)
     except ContractError as exc:
         return [Problem(DATASET_JSON, "dataset-json", str(exc).split(": ", 1)[-1])]
-    problems = _check_dataset_json(dataset_json, task)
+    problems = _check_dataset_json(dataset_json, task, layout)
     png_problem = png_task_problem(task, layout.png) if layout.png is not None else None
     if png_problem is not None:  # no file could be read as the task's: say only this
         return sorted([*problems, Problem(DATASET_JSON, "dataset-json", png_problem)])
@@ -179,13 +195,15 @@ def check_dataset(root: str | Path, task: TaskSpec, **kwargs: object) -> None:
 
 
 # -- dataset.json and cases.csv ---------------------------------------------------------
-def _check_dataset_json(content: dict, task: TaskSpec) -> list[Problem]:
+def _check_dataset_json(content: dict, task: TaskSpec, layout: Layout) -> list[Problem]:
     def bad(message: str) -> Problem:
         return Problem(DATASET_JSON, "dataset-json", message)
 
     problems = []
     block = content.get("mskbench")
-    if not isinstance(block, dict) or "task" not in block:
+    if layout.plain:
+        problems += map(bad, plain_dataset_json_problems(content, layout))
+    elif not isinstance(block, dict) or "task" not in block:
         problems.append(bad('missing the "mskbench": {"task": ..., "version": ...} block'))
     elif block["task"] != task.name:
         problems.append(bad(f"made for task {block['task']!r}, validated as {task.name!r}"))
@@ -193,14 +211,8 @@ def _check_dataset_json(content: dict, task: TaskSpec) -> list[Problem]:
     if task.segmentation is None:
         if labels not in (None, {}, {"background": 0}):
             problems.append(bad(f"labels {labels} given, but task {task.name} has no label map"))
-    elif not isinstance(labels, dict):
-        problems.append(bad('missing "labels" (name -> value)'))
-    elif not all(isinstance(v, int) and not isinstance(v, bool) for v in labels.values()):
-        problems.append(bad(f"labels {labels} must map names to integer values"))
-    elif {str(k): int(v) for k, v in labels.items()} != dict(task.labels):
-        problems.append(
-            bad(f"labels {labels} differ from the task's label map {dict(task.labels)}")
-        )
+    else:
+        problems += map(bad, label_problems(labels, task))
     channels = content.get("channel_names")
     if not isinstance(channels, dict) or len(channels) != len(task.channels):
         problems.append(
@@ -210,6 +222,9 @@ def _check_dataset_json(content: dict, task: TaskSpec) -> list[Problem]:
 
 
 def _check_cases_csv(layout: Layout, task: TaskSpec) -> tuple[pd.DataFrame | None, list[Problem]]:
+    if not layout.cases_csv.is_file() and layout.plain and not task.target_columns:
+        cases, found = raw_cases(layout, task)
+        return cases, [Problem(*problem) for problem in found]
     if not layout.cases_csv.is_file():
         return None, [
             Problem(
@@ -417,7 +432,7 @@ def _check_case_files(layout: Layout, task: TaskSpec, case_id: str) -> list[Prob
         map_name = map_spec.name
         path = layout.map(case_id, map_name)
         problems += _png_map_problems(layout, case_id, map_name)
-        if not map_spec.required and not path.exists():
+        if not (map_spec.required and layout.maps_required) and not path.exists():
             continue  # an optional map: its metrics are absent for this case
         array, grid, found = _read(
             layout, path, "missing-map", f"map {map_name!r} required by task {task.name}"
@@ -532,6 +547,12 @@ def _check_splits(
         splits = read_splits(layout.root)
     except ContractError as exc:
         return [Problem(SPLITS_JSON, "splits-task", str(exc).split(": ", 1)[-1])]
+    if splits is None and layout.plain:
+        try:
+            splits, _ = raw_splits(layout, task, cases)
+        except ContractError as exc:
+            return [Problem(SPLITS_FINAL_JSON, "splits-task", str(exc).split(": ", 1)[-1])]
+        return check_splits(splits, task, cases, SPLITS_FINAL_JSON)
     if splits is None:
         return (
             [
@@ -548,11 +569,14 @@ def _check_splits(
     return check_splits(splits, task, cases)
 
 
-def check_splits(splits: Splits, task: TaskSpec, cases: pd.DataFrame) -> list[Problem]:
-    """Problems of ``splits`` against the cases table (also used before writing new splits)."""
+def check_splits(
+    splits: Splits, task: TaskSpec, cases: pd.DataFrame, file: str = SPLITS_JSON
+) -> list[Problem]:
+    """Problems of ``splits`` against the cases table (also used before writing new splits);
+    ``file``: where the splits were read from, as problems name it."""
 
     def bad(rule: str, message: str) -> Problem:
-        return Problem(SPLITS_JSON, rule, message)
+        return Problem(file, rule, message)
 
     if splits.task != task.name:
         return [bad("splits-task", f"made for task {splits.task!r}, not {task.name!r}")]

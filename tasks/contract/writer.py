@@ -33,8 +33,11 @@ from mskbench.tasks.contract.layout import (
     REQUIRED_CASE_COLUMNS,
     ContractError,
     Layout,
+    layout_for,
     make_dataset_json,
+    read_dataset_json,
 )
+from mskbench.tasks.contract.nnunet_raw import raw_cases
 from mskbench.tasks.contract.png import PNG, png_pixels
 from mskbench.tasks.contract.png_dataset import SPACING_KEY
 from mskbench.tasks.contract.splits import make_splits, write_splits
@@ -162,7 +165,11 @@ def create_splits(root: str | Path, task: TaskSpec, seed: int, overwrite: bool =
     problems = [p for p in problems if not p.file.startswith("splits")] if overwrite else problems
     if problems:
         raise ValidationError(root, problems)
-    cases = read_cases_csv(root / CASES_CSV, task)
+    layout = layout_for(root, read_dataset_json(root))
+    if layout.plain and not layout.cases_csv.is_file():
+        cases, _ = raw_cases(layout, task)  # a plain nnU-Net dataset: one subject per case
+    else:
+        cases = read_cases_csv(root / CASES_CSV, task)
     splits = make_splits(task, cases, seed)
     problems = check_splits(splits, task, cases)
     if problems:
