@@ -158,7 +158,9 @@ def test_catalog_states_dimensionality_and_input_multiples():
 
 
 def test_build_network_refuses_unknown_names_sizes_and_hyper_parameters():
-    with pytest.raises(UnknownNameError, match="known networks: hrnet, smp_unet, transunet, unet2d, unet3d"):
+    with pytest.raises(
+        UnknownNameError, match="known networks: hrnet, smp_unet, transunet, unet2d, unet3d"
+    ):
         build_network("unet4d", 1, 2)
     with pytest.raises(ValueError, match="small"):
         build_network("hrnet", 1, 2, size="huge")
