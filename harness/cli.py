@@ -519,7 +519,12 @@ def run_command(
         int, typer.Option("--data-seed", help="Seed of the phantom when --data is not given.")
     ] = 0,
     resume: Annotated[
-        bool, typer.Option("--resume/--no-resume", help="Skip folds this run already finished.")
+        bool,
+        typer.Option(
+            "--resume/--no-resume",
+            help="Skip folds this run already finished; --no-resume trains every fold again "
+            "from scratch and replaces its stored rows (one transaction per fold).",
+        ),
     ] = True,
     max_epochs: Annotated[
         int | None, typer.Option("--max-epochs", help="Override the profile's epoch budget.")

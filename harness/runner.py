@@ -308,6 +308,8 @@ class Runner:
             on_epoch=lambda report: self.observer.epoch_finished(fold, report),
         )
         self.observer.fold_started(fold, len(train_ids), len(val_ids), len(split.test), ctx.epochs)
+        if not request.resume:  # from scratch: a kept checkpoint would be resumed otherwise
+            remove_work_dir(ctx.work_dir)
         model = self.card.create(**request.overrides)
         report = (
             model.fit(CaseSet(dataset, train_ids), CaseSet(dataset, val_ids), ctx) or FitReport()
@@ -353,6 +355,7 @@ class Runner:
                 ["case_id", "structure", "attribute"]
             ),
             data_fingerprint=dataset.fingerprint,
+            replace=not request.resume,
         )
         if not request.keep_checkpoints:
             remove_work_dir(ctx.work_dir)

@@ -93,6 +93,19 @@ def test_same_command_again_resumes_and_skips_finished_folds(smoke_thigh, tmp_pa
     assert [r[0] for r in query(db, "select fold from folds order by fold")] == [0, 1, 2]
 
 
+def test_no_resume_runs_a_finished_fold_again_and_replaces_its_rows(smoke_thigh, tmp_path):
+    db = tmp_path / "r.duckdb"
+    assert bench(*smoke_run(ATLAS, db, "--folds", "0")).exit_code == 0
+    rows_before = query(db, "select count(*) from case_metrics")[0][0]
+    finished_before = query(db, "select finished_at from folds")[0][0]
+    again = bench(*smoke_run(ATLAS, db, "--folds", "0", "--no-resume"))
+    assert again.exit_code == 0, again.output
+    assert query(db, "select count(*) from case_metrics")[0][0] == rows_before
+    assert query(db, "select count(*), max(finished_at) from folds")[0] != (1, finished_before)
+    assert query(db, "select count(*) from folds")[0][0] == 1
+    assert query(db, "select status from runs")[0][0] == "finished"
+
+
 def test_sigkill_mid_fold_leaves_no_partial_fold_and_the_rerun_finishes(smoke_thigh, tmp_path):
     db, marker = tmp_path / "k.duckdb", tmp_path / "in-fit"
     args = smoke_run(ATLAS, db, "--folds", "0,1")

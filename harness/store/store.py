@@ -276,6 +276,7 @@ class Store:
         predictions: pd.DataFrame | None = None,
         attributes: pd.DataFrame | None = None,
         data_fingerprint: str | None = None,
+        replace: bool = False,
     ) -> None:
         """Store one finished fold of run ``run_id`` in one transaction.
 
@@ -288,9 +289,11 @@ class Store:
         run's), inserted or ignored (same data, same values).
 
         Everything is checked first (columns, dtypes, NULL keys, duplicates, the run exists,
-        the fold is not finished yet); any problem raises `InvalidRecordError` and nothing
-        is written. Then stale rows of (run, fold) are deleted, all rows inserted and the
-        ``folds`` row inserted last, and the transaction commits.
+        the fold is not finished yet, unless ``replace``); any problem raises
+        `InvalidRecordError` and nothing is written. Then stale rows of (run, fold) — with
+        ``replace`` its finished ``folds`` row too (`bench run --no-resume`) — are deleted,
+        all rows inserted and the ``folds`` row inserted last, and the transaction commits:
+        a reader sees the old fold or the new one, never a mix.
         """
         problems: list[str] = []
         checked = {
@@ -318,10 +321,12 @@ class Store:
             done = con.execute(
                 "SELECT 1 FROM folds WHERE run_id = ? AND fold = ?", [run_id, number]
             ).fetchone()
-            if done is not None:
+            if done is not None and not replace:
                 raise InvalidRecordError(
                     f"run {run_id} fold {number} is already finished in {self.path}"
                 )
+            if replace:
+                con.execute("DELETE FROM folds WHERE run_id = ? AND fold = ?", [run_id, number])
             for table in FOLD_TABLES:
                 con.execute(f"DELETE FROM {table} WHERE run_id = ? AND fold = ?", [run_id, number])
             for table in FOLD_TABLES:
