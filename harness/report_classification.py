@@ -75,20 +75,27 @@ def target_table(summary: pd.DataFrame, target: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _ci_methods(rows: pd.DataFrame) -> str:
-    """The CI methods of a target's rows: the commonest plain, each other one with the
-    metrics it applies to ("t over 5 folds; PPV: undefined in all 5 folds")."""
+def ci_methods(rows: pd.DataFrame) -> str:
+    """The CI methods of a target's summary rows: the commonest plain, each other one with
+    the cells it applies to — "t over 5 folds; PPV: undefined in all 5 folds", the model
+    named when the rows hold several ("shoulder_threshold PPV: ...")."""
     rows = rows.dropna(subset=["ci_method"])
     if rows.empty:
         return ""
+    several = "model" in rows and rows["model"].nunique() > 1
     order = {metric: i for i, metric in enumerate(NAMES)}
-    metrics_of = rows.groupby("ci_method")["metric"].agg(
-        lambda m: sorted(set(m), key=lambda metric: order.get(metric, len(order)))
-    )
-    main = max(metrics_of.index, key=lambda method: (len(metrics_of[method]), method))
+    rows = rows.assign(
+        rank=rows["metric"].map(lambda m: order.get(m, len(order))),
+        cell=[
+            f"{model} {NAMES.get(metric, metric)}" if several else NAMES.get(metric, metric)
+            for model, metric in zip(rows.get("model", rows["metric"]), rows["metric"], strict=True)
+        ],
+    ).sort_values(["rank", "cell"])
+    cells_of = rows.groupby("ci_method", sort=False)["cell"].agg(lambda c: list(dict.fromkeys(c)))
+    main = max(cells_of.index, key=lambda method: (len(cells_of[method]), method))
     others = [
-        f"{', '.join(NAMES.get(m, m) for m in metrics_of[method])}: {method}"
-        for method in sorted(metrics_of.index)
+        f"{', '.join(cells_of[method])}: {method}"
+        for method in sorted(cells_of.index)
         if method != main
     ]
     return "; ".join([main, *others])
@@ -97,7 +104,7 @@ def _ci_methods(rows: pd.DataFrame) -> str:
 def _notes(summary: pd.DataFrame, task: TaskSpec, target: str) -> list[str]:
     spec = task.target(target)
     rows = summary[(summary["target"] == target) & (summary["source"] == "mskbench")]
-    notes = [f"95 % CI: {_ci_methods(rows) or spec.ci}."]
+    notes = [f"95 % CI: {ci_methods(rows) or spec.ci}."]
     if spec.kind == "binary":
         view = f"positive = {', '.join(spec.positive)}; negative = {', '.join(spec.negative)}"
         if spec.excluded:

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from mskbench.harness.classification import summarize_target
 from mskbench.harness.cli import app
 from mskbench.harness.evaluation import case_score_rows
-from mskbench.harness.report_classification import _ci_methods
+from mskbench.harness.report_classification import ci_methods
 from mskbench.harness.store import Store
 from mskbench.tasks import TaskSpecError, get_task
 from mskbench.tasks.case import Prediction
@@ -270,8 +270,13 @@ def test_the_ci_note_names_the_metrics_whose_folds_were_undefined():
             + ["t over 4 folds (1 undefined, left out)"] * 2,
         }
     )
-    assert _ci_methods(rows) == (
+    assert ci_methods(rows) == (
         "t over 5 folds; F1, Kappa: t over 4 folds (1 undefined, left out); "
         "PPV: undefined in all 5 folds"
     )
-    assert _ci_methods(rows.iloc[:2]) == "t over 5 folds"
+    assert ci_methods(rows.iloc[:2]) == "t over 5 folds"
+    two_models = pd.concat([rows.assign(model="a"), rows.iloc[:2].assign(model="b")])
+    assert ci_methods(two_models) == (
+        "t over 5 folds; a F1, a Kappa: t over 4 folds (1 undefined, left out); "
+        "a PPV: undefined in all 5 folds"
+    )

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from mskbench.harness import classification
-from mskbench.harness.report_classification import target_table
+from mskbench.harness.report_classification import ci_methods, target_table
 from mskbench.leaderboard import charts, queries
 from mskbench.leaderboard.context import PageContext
 from mskbench.leaderboard.widgets import pick_model, show_table
@@ -34,6 +34,7 @@ def _target(ctx: PageContext, target: ClassificationTarget, profile: str) -> Non
     summary = ctx.source.get(queries.classification_summary, ctx.task.name, triples, ctx.split)
     st.subheader(f"{target.name} ({target.kind}) · profile {profile}")
     table = target_table(summary, target.name)
+    ours = summary[summary["source"] == "mskbench"]
     if table.empty:
         st.info(f"No run of profile {profile} scored {target.name} on this split.")
         return
@@ -41,7 +42,7 @@ def _target(ctx: PageContext, target: ClassificationTarget, profile: str) -> Non
         table,
         key=f"classification-{ctx.task.name}-{ctx.split}-{profile}-{target.name}",
         caption="value [95 % CI]; CI method: "
-        + "; ".join(sorted(set(summary["ci_method"].dropna())) or [target.ci])
+        + (ci_methods(ours[ours["target"] == target.name]) or target.ci)
         + ". Published rows are the paper's numbers on its own (other) data.",
     )
     rows = ctx.source.get(queries.target_rows, tuple(runs["run_id"]), ctx.split)
@@ -49,6 +50,16 @@ def _target(ctx: PageContext, target: ClassificationTarget, profile: str) -> Non
         curves = _curves(target, rows, runs)
         if not curves.empty:
             st.altair_chart(charts.roc_curves(curves, target.name), width="stretch")
+            st.caption(
+                "Each curve pools the test cases of all the run's folds."
+                + (
+                    " The table's AUROC is the mean of the per-fold AUROCs (the seed's "
+                    "protocol), so a model can rank every fold perfectly (1.000) and still "
+                    "bend here, where scores of different folds' models meet."
+                    if target.ci == "folds"
+                    else ""
+                )
+            )
     run = pick_model(runs, "Confusion table of", f"confusion-{profile}-{target.name}", 0)
     counts = classification.confusion_table(target, rows[rows["run_id"] == run["run_id"]])
     left, right = st.columns([1, 1])
