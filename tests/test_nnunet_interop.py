@@ -353,3 +353,37 @@ def test_a_failed_export_leaves_nothing_half_written(smoke_thigh, tmp_path, monk
     with pytest.raises(OSError, match="disk full"):
         nnunet_export.export_nnunet(smoke_thigh, get_task(TASK), 501, tmp_path / "raw")
     assert list((tmp_path / "raw").iterdir()) == []
+
+
+def _tree(root: Path) -> dict[str, str | bytes | None]:
+    """Every entry under ``root``: a link's target, a file's bytes, None for a folder."""
+    tree: dict[str, str | bytes | None] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            tree[path.relative_to(root).as_posix()] = str(path.readlink())
+        else:
+            tree[path.relative_to(root).as_posix()] = path.read_bytes() if path.is_file() else None
+    return tree
+
+
+def test_an_export_never_writes_into_the_dataset_it_reads(thigh_copy):
+    before = _tree(thigh_copy)
+    for out in (thigh_copy, thigh_copy / "imagesTr"):
+        result = bench("data", "export-nnunet", thigh_copy, "--id", "501", "--out", out)
+        assert result.exit_code == 2
+        assert "overlaps the dataset being exported" in result.output
+    assert _tree(thigh_copy) == before
+
+
+def test_an_export_is_never_written_over_the_dataset_it_reads(smoke_thigh, tmp_path):
+    # an export copied once, then exported again onto itself: replacing it would delete
+    # the very files the new one links to
+    bench("data", "export-nnunet", smoke_thigh, "--id", "501", "--out", tmp_path, "--copy")
+    exported = tmp_path / "Dataset501_nmd_thigh"
+    before = _tree(exported)
+    result = bench(
+        "data", "export-nnunet", exported, "--id", "501", "--out", tmp_path, "-t", TASK, "--force"
+    )
+    assert result.exit_code == 2
+    assert "overlaps the dataset being exported" in result.output
+    assert _tree(exported) == before

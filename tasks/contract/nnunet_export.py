@@ -32,7 +32,8 @@ their geometry (`NNUNET_ENDINGS`), can be exported.
 
 Everything is checked before anything is written: DIR against the whole data contract, the
 target (an existing non-empty ``Dataset<id>_<task>`` is replaced only with ``force``;
-another dataset of the same id is always refused, nnU-Net could not tell them apart). The
+another dataset of the same id is always refused, nnU-Net could not tell them apart; a
+target inside DIR, or DIR itself, is refused). The
 dataset is written into a hidden sibling folder and renamed into place, so a failure leaves
 no half-written dataset.
 """
@@ -102,9 +103,16 @@ def _check_exportable(task: TaskSpec, dataset: Dataset, dataset_id: int) -> None
         )
 
 
-def _check_target(out: Path, name: str, dataset_id: int, force: bool) -> Path:
-    """The target folder ``out/name`` once it may be written; raises `ContractError`."""
+def _check_target(root: Path, out: Path, name: str, dataset_id: int, force: bool) -> Path:
+    """The target folder ``out/name`` once it may be written; raises `ContractError`. It
+    must not overlap the dataset ``root``: written inside it, the export would change the
+    dataset; replacing it, it would delete the files it links to."""
     target = out / name
+    source, written = root.resolve(), target.resolve()
+    if written.is_relative_to(source) or source.is_relative_to(written):
+        raise ContractError(
+            f"{target}: overlaps the dataset being exported ({root}); choose an --out outside it"
+        )
     if out.exists() and not out.is_dir():
         raise ContractError(f"{out}: not a folder")
     prefix = f"Dataset{dataset_id:03d}_"
@@ -184,7 +192,7 @@ def export_nnunet(
     nnunet_splits(dataset)
     out = Path(out)
     name = f"Dataset{dataset_id:03d}_{task.name}"
-    target = _check_target(out, name, dataset_id, force)
+    target = _check_target(dataset.root, out, name, dataset_id, force)
     ignored = [*(m.name for m in task.maps), *task.mask_names]
     if ignored:
         log.info("not exported (nnU-Net learns the label map only): %s", ", ".join(ignored))
