@@ -193,6 +193,20 @@ def test_nnunet_fold_folders_must_hold_the_test_cases_of_the_same_fold(smoke_thi
     ) in result.output  # fmt: skip
 
 
+@pytest.mark.parametrize("name", ["fold_2147483648", "fold_99999999999999999999"])
+def test_a_fold_folder_numbered_beyond_any_fold_is_refused_before_anything_is_written(
+    plain, tmp_path, name
+):
+    """The dataset has no folds of its own, so the fold folders' numbers become its folds."""
+    predictions = perfect_predictions(plain, tmp_path / "p", "nnunet")
+    (predictions / "fold_1").rename(predictions / name)
+    db = tmp_path / "r.duckdb"
+    result = score(plain, predictions, db)
+    assert result.exit_code == 2
+    assert f"{name}: [prediction-layout] fold number" in result.output
+    assert not db.exists()
+
+
 def test_labelled_test_images_are_the_external_site_and_never_in_a_fold_folder(plain, tmp_path):
     for folder, name in (("images", "x001v1_0000.nii.gz"), ("labels", "x001v1.nii.gz")):
         (plain / f"{folder}Ts").mkdir(exist_ok=True)
