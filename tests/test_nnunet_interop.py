@@ -237,6 +237,25 @@ def test_a_plain_dataset_takes_its_folds_from_splits_final_json(plain):
     assert dataset.splits_source.startswith("splits_final.json")
 
 
+@pytest.mark.parametrize("listed", ["train", "val"])
+def test_a_case_listed_twice_in_one_fold_of_splits_final_json_is_refused(plain, tmp_path, listed):
+    cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
+    fold = {"train": cases[5:], "val": cases[:5]}
+    fold[listed].append(fold[listed][0])
+    (plain / "splits_final.json").write_text(json.dumps([fold]))
+    before = (plain / "splits_final.json").read_bytes()
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "splits_final.json: [splits-task] not nnU-Net's splits format" in result.output
+    assert f"lists {fold[listed][0]!r} twice" in result.output
+    db = tmp_path / "r.duckdb"
+    result = score(plain, perfect_predictions(plain, tmp_path / "p", "flat"), db)
+    assert result.exit_code == 2
+    assert "[splits-task]" in result.output
+    assert not db.exists()
+    assert (plain / "splits_final.json").read_bytes() == before
+
+
 def test_splits_final_json_is_no_part_of_the_data_fingerprint(plain):
     before = Dataset(plain, get_task(TASK)).fingerprint
     cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())

@@ -34,6 +34,7 @@ How mskbench reads it (`Layout.plain`):
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pandas as pd
@@ -161,7 +162,11 @@ def raw_splits(layout: Layout, task: TaskSpec, cases: pd.DataFrame) -> tuple[Spl
 
 def _case_list(value: Any) -> tuple[str, ...]:
     """A fold's list of case ids, sorted; raises `TypeError` for anything but a list of
-    strings (their names are checked like splits.json's, rule ``case-id``)."""
+    strings, `ValueError` for a case listed twice (it would be trained on or scored twice;
+    the names are checked like splits.json's, rule ``case-id``)."""
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise TypeError(f"expected a list of case ids, got {str(value)[:60]}")
+    twice = sorted(c for c, n in Counter(value).items() if n > 1)
+    if twice:
+        raise ValueError(f"a fold lists {', '.join(map(repr, twice[:10]))} twice")
     return tuple(sorted(value))
