@@ -122,6 +122,17 @@ def test_region_based_labels_are_a_dataset_json_error(plain, tmp_path):
     assert not (tmp_path / "r.db").exists()
 
 
+@pytest.mark.parametrize("given", ["14", 14.0, True, None])
+def test_a_num_training_that_is_no_integer_is_a_dataset_json_error(plain, given):
+    path = plain / "dataset.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "numTraining": given}))
+    before = path.read_bytes()
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "dataset.json: [dataset-json] numTraining" in result.output
+    assert path.read_bytes() == before
+
+
 def test_labels_are_matched_by_name_and_value_not_remapped(plain):
     labels = dict(get_task(TASK).labels)
     labels["Ad"], labels["BF"] = labels["BF"], labels["Ad"]

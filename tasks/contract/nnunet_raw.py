@@ -102,7 +102,13 @@ def plain_dataset_json_problems(content: dict[str, Any], layout: Layout) -> list
         )
     n_training = content.get("numTraining")
     found = len(layout.image_case_ids())
-    if isinstance(n_training, int) and n_training != found:
+    if "numTraining" in content and (
+        not isinstance(n_training, int) or isinstance(n_training, bool)
+    ):
+        problems.append(
+            f"numTraining {n_training!r} is not an integer (the number of {IMAGES_DIR} cases)"
+        )
+    elif isinstance(n_training, int) and n_training != found:
         problems.append(f"numTraining is {n_training} but {IMAGES_DIR} holds {found} case(s)")
     return problems
 
