@@ -4,6 +4,7 @@ write are scored as they are; a dataset is exported for nnU-Net with mskbench's 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -397,6 +398,18 @@ def test_a_failed_export_leaves_nothing_half_written(smoke_thigh, tmp_path, monk
     with pytest.raises(OSError, match="disk full"):
         nnunet_export.export_nnunet(smoke_thigh, get_task(TASK), 501, tmp_path / "raw")
     assert list((tmp_path / "raw").iterdir()) == []
+
+
+def test_the_leftover_of_a_killed_export_does_not_block_the_next(smoke_thigh, tmp_path):
+    """A killed export leaves its hidden working folder; a later process may get its pid."""
+    out = tmp_path / "raw"
+    for leftover in (".Dataset501_nmd_thigh.tmp-", ".Dataset501_nmd_thigh.old-"):
+        (out / f"{leftover}{os.getpid()}").mkdir(parents=True)
+        (out / f"{leftover}{os.getpid()}" / "half.nii.gz").write_text("half")
+    for force in ((), ("--force",)):  # the second replaces the first
+        result = bench("data", "export-nnunet", smoke_thigh, "--id", "501", "--out", out, *force)
+        assert result.exit_code == 0, result.output
+    assert (out / "Dataset501_nmd_thigh" / "splits_final.json").is_file()
 
 
 def _tree(root: Path) -> dict[str, str | bytes | None]:

@@ -44,6 +44,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -197,18 +198,19 @@ def export_nnunet(
     if ignored:
         log.info("not exported (nnU-Net learns the label map only): %s", ", ".join(ignored))
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{name}.tmp-{os.getpid()}"
-    old = out / f".{name}.old-{os.getpid()}"
-    tmp.mkdir()
+    # a fresh hidden working folder: the leftover of a killed export never collides with it
+    work = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+    tmp, old = work / name, work / "replaced"
     try:
+        tmp.mkdir()
         _write(tmp, task, dataset, copy)
         if target.exists():
             target.rename(old)
         tmp.rename(target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not target.exists():
             old.rename(target)
+        shutil.rmtree(work, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
     return target
