@@ -268,6 +268,30 @@ def test_a_case_listed_twice_in_one_fold_of_splits_final_json_is_refused(plain, 
     assert (plain / "splits_final.json").read_bytes() == before
 
 
+@pytest.mark.parametrize("listed", ["train", "val"])
+def test_an_external_case_in_a_fold_of_splits_final_json_is_refused(plain, tmp_path, listed):
+    """imagesTs is the external test set: no fold may train on it or test it."""
+    for folder, name in (("images", "x001v1_0000.nii.gz"), ("labels", "x001v1.nii.gz")):
+        (plain / f"{folder}Ts").mkdir(exist_ok=True)
+        shutil.move(plain / f"{folder}Tr" / name, plain / f"{folder}Ts" / name)
+    content = json.loads((plain / "dataset.json").read_text())
+    (plain / "dataset.json").write_text(json.dumps({**content, "numTraining": 13}))
+    cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
+    folds = [{"train": cases[5:], "val": cases[:5]}, {"train": cases[:5], "val": cases[5:]}]
+    folds[0][listed].append("x001v1")
+    (plain / "splits_final.json").write_text(json.dumps(folds))
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert (
+        "splits_final.json: [train-test-overlap] fold 0: external case 'x001v1' is in a fold"
+    ) in result.output
+    db = tmp_path / "r.duckdb"
+    result = score(plain, perfect_predictions(plain, tmp_path / "p", "flat"), db)
+    assert result.exit_code == 2
+    assert "[train-test-overlap]" in result.output
+    assert not db.exists()
+
+
 def test_splits_final_json_is_no_part_of_the_data_fingerprint(plain):
     before = Dataset(plain, get_task(TASK)).fingerprint
     cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
