@@ -263,7 +263,9 @@ def validate_submission(
         Problem(
             path.relative_to(folder).as_posix() if folder is not None else path.name,
             "unknown-case",
-            f"names case {case_id!r}, which is not in {dataset.layout.cases_csv}",
+            f"names case {case_id!r}, which is not in {dataset.layout.cases_csv}"
+            if dataset.layout.cases_csv.is_file()
+            else f"names case {case_id!r}, which is not a case of {dataset.root}",
         )
         for case_id, path in files.items()
         if case_id not in known

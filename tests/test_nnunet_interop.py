@@ -319,7 +319,21 @@ def test_image_names_that_are_no_plain_case_ids_never_become_cases(plain):
     result = bench("data", "validate", plain, "--task", TASK)
     assert result.exit_code == 2
     assert "imagesTr/.x_0000.nii.gz: [case-id] '.x' is not a plain name" in result.output
+    assert "cases.csv" not in result.output  # a plain dataset has none to name
     assert ".x" not in Dataset(plain, get_task(TASK), validate=False).case_ids
+
+
+def test_a_prediction_of_no_case_names_no_cases_csv_a_plain_dataset_lacks(plain, tmp_path):
+    predictions = perfect_predictions(plain, tmp_path / "p", "flat")
+    shutil.copy(predictions / "s001v1.nii.gz", predictions / ".hidden.nii.gz")
+    db = tmp_path / "r.duckdb"
+    result = score(plain, predictions, db)
+    assert result.exit_code == 2
+    assert ".hidden.nii.gz: [unknown-case] names case '.hidden', which is not a case of" in (
+        result.output
+    )
+    assert "cases.csv" not in result.output
+    assert not db.exists()
 
 
 def test_a_monai_case_folder_linking_outside_is_refused(plain, tmp_path):

@@ -169,7 +169,7 @@ def validate_dataset(
             f"case {c!r} has no row in {CASES_CSV}",
         )
         for c in layout.image_case_ids()
-        if c not in known
+        if c not in known and layout.cases_csv.is_file()  # else imagesTr made the cases
     ]
 
     def check(case_id: str) -> list[Problem]:
