@@ -346,6 +346,27 @@ def test_a_monai_case_folder_linking_outside_is_refused(plain, tmp_path):
     assert "s001v1: [symlink] is a link to" in result.output
 
 
+def test_a_link_loop_in_a_predictions_folder_is_a_symlink_problem(plain, tmp_path):
+    predictions = perfect_predictions(plain, tmp_path / "p", "nnunet")
+    (predictions / "fold_0" / "validation" / "loop.nii.gz").symlink_to("loop.nii.gz")
+    db = tmp_path / "r.duckdb"
+    result = runner.invoke(app, ["score", "--task", TASK, "--data", str(plain), "--predictions",
+                                 str(predictions), "--name", "nnunet", "--db", str(db)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "fold_0/validation/loop.nii.gz: [symlink] is a link that never ends" in result.output
+    assert not db.exists()
+
+
+def test_a_link_loop_in_a_plain_dataset_is_a_symlink_problem(plain):
+    image = plain / "imagesTr" / "s001v1_0000.nii.gz"
+    image.unlink()
+    image.symlink_to(image.name)
+    result = runner.invoke(app, ["data", "validate", str(plain), "--task", TASK])
+    assert result.exit_code == 2, result.output
+    assert "imagesTr/s001v1_0000.nii.gz: [symlink] is a link that never ends" in result.output
+    assert image.is_symlink() and str(image.readlink()) == image.name  # left as it was
+
+
 def test_the_cli_lists_the_prediction_layouts_of_the_harness():
     assert cli.PREDICTION_LAYOUTS == LAYOUTS
 
