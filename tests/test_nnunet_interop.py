@@ -471,6 +471,20 @@ def test_the_leftover_of_a_killed_export_does_not_block_the_next(smoke_thigh, tm
     assert (out / "Dataset501_nmd_thigh" / "splits_final.json").is_file()
 
 
+@pytest.mark.parametrize("block", [None, [1], "nmd_thigh"])
+def test_an_export_of_a_dataset_json_whose_mskbench_block_is_no_object_asks_for_the_task(
+    plain, tmp_path, block
+):
+    path = plain / "dataset.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "mskbench": block}))
+    out = tmp_path / "raw"
+    result = runner.invoke(app, ["data", "export-nnunet", str(plain), "--id", "501", "--out",
+                                 str(out)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "dataset.json: names no mskbench task; pass --task" in result.output
+    assert not out.exists()
+
+
 def _tree(root: Path) -> dict[str, str | bytes | None]:
     """Every entry under ``root``: a link's target, a file's bytes, None for a folder."""
     tree: dict[str, str | bytes | None] = {}
