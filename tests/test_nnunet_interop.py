@@ -292,6 +292,20 @@ def test_an_external_case_in_a_fold_of_splits_final_json_is_refused(plain, tmp_p
     assert not db.exists()
 
 
+def test_a_fold_of_splits_final_json_without_val_cases_is_refused(plain, tmp_path):
+    cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
+    folds = [{"train": cases, "val": []}, {"train": cases[1:], "val": cases[:1]}]
+    (plain / "splits_final.json").write_text(json.dumps(folds))
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "splits_final.json: [splits-task] fold(s) [0] list no val case" in result.output
+    db = tmp_path / "r.duckdb"
+    result = score(plain, perfect_predictions(plain, tmp_path / "p", "flat"), db)
+    assert result.exit_code == 2
+    assert "[splits-task]" in result.output
+    assert not db.exists()
+
+
 def test_splits_final_json_is_no_part_of_the_data_fingerprint(plain):
     before = Dataset(plain, get_task(TASK)).fingerprint
     cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())

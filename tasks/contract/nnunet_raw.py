@@ -162,6 +162,9 @@ def raw_splits(layout: Layout, task: TaskSpec, cases: pd.DataFrame) -> tuple[Spl
         ) from exc
     if not folds:
         raise ContractError(f"{path}: lists no fold")
+    untested = [f.index for f in folds if not f.test]
+    if untested:
+        raise ContractError(f"{path}: fold(s) {untested} list no val case (nothing to test)")
     splits = Splits(task.name, "kfold", 0, "subject_id", None, folds, external)
     return splits, f"{SPLITS_FINAL_JSON} (nnU-Net fold k val = fold k test)"
 
