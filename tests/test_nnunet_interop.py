@@ -499,6 +499,17 @@ def test_an_export_of_a_dataset_json_whose_mskbench_block_is_no_object_asks_for_
     assert not out.exists()
 
 
+@pytest.mark.parametrize("under", ["", "raw", "raw/deeper"])
+def test_an_export_to_or_under_an_existing_file_is_refused(smoke_thigh, tmp_path, under):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep")
+    result = runner.invoke(app, ["data", "export-nnunet", str(smoke_thigh), "--id", "501",
+                                 "--out", str(existing / under)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"{existing}: not a folder" in result.output
+    assert existing.read_text() == "keep" and sorted(tmp_path.iterdir()) == [existing]
+
+
 def _tree(root: Path) -> dict[str, str | bytes | None]:
     """Every entry under ``root``: a link's target, a file's bytes, None for a folder."""
     tree: dict[str, str | bytes | None] = {}

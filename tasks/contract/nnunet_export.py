@@ -114,8 +114,9 @@ def _check_target(root: Path, out: Path, name: str, dataset_id: int, force: bool
         raise ContractError(
             f"{target}: overlaps the dataset being exported ({root}); choose an --out outside it"
         )
-    if out.exists() and not out.is_dir():
-        raise ContractError(f"{out}: not a folder")
+    existing = next(p for p in (out, *out.parents) if p.exists())  # out or where it starts
+    if not existing.is_dir():
+        raise ContractError(f"{existing}: not a folder")
     prefix = f"Dataset{dataset_id:03d}_"
     if out.is_dir():
         others = sorted(p.name for p in out.iterdir() if p.name.startswith(prefix) and p != target)
