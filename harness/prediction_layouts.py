@@ -44,11 +44,14 @@ _ALL_FOLDS = "fold_all"
 @dataclass(frozen=True)
 class PredictionSet:
     """The prediction files of a folder: ``files`` stem → path (a stem is a case id or
-    ``<case>_<mask>``), and for the ``nnunet`` layout the fold of each stem."""
+    ``<case>_<mask>``), and for the ``nnunet`` layout the fold of each stem and
+    ``fold_folders``, the fold of every ``fold_<k>`` folder (one without its
+    ``validation`` folder too: a fold still training)."""
 
     layout: str
     files: dict[str, Path]
     folds: dict[str, int] = field(default_factory=dict)
+    fold_folders: tuple[int, ...] = ()
 
 
 def _images(folder: Path) -> list[Path]:
@@ -95,6 +98,7 @@ def _fold_folders(folder: Path) -> list[Path]:
 def _nnunet(folder: Path) -> tuple[PredictionSet, list[Problem]]:
     files: dict[str, Path] = {}
     folds: dict[str, int] = {}
+    fold_folders: list[int] = []
     problems = []
     for fold_folder in _fold_folders(folder):
         if fold_folder.name == _ALL_FOLDS:
@@ -107,9 +111,6 @@ def _nnunet(folder: Path) -> tuple[PredictionSet, list[Problem]]:
                 )
             )
             continue
-        validation = fold_folder / "validation"
-        if not validation.is_dir():
-            continue  # a fold still training: its cases are reported missing
         fold = int(_FOLD.fullmatch(fold_folder.name)[1])  # type: ignore[index]
         if fold > MAX_FOLD:
             problems.append(
@@ -120,6 +121,10 @@ def _nnunet(folder: Path) -> tuple[PredictionSet, list[Problem]]:
                 )
             )
             continue
+        fold_folders.append(fold)
+        validation = fold_folder / "validation"
+        if not validation.is_dir():
+            continue  # a fold still training: its cases are reported missing
         found, problems_here = _by_stem(_images(validation), folder)
         problems += problems_here
         for stem, path in found.items():
@@ -134,7 +139,7 @@ def _nnunet(folder: Path) -> tuple[PredictionSet, list[Problem]]:
                 )
                 continue
             files[stem], folds[stem] = path, fold
-    return PredictionSet(NNUNET, files, folds), problems
+    return PredictionSet(NNUNET, files, folds, tuple(fold_folders)), problems
 
 
 def _monai_folders(folder: Path) -> list[Path]:

@@ -248,7 +248,7 @@ def validate_submission(
             )  # fmt: skip
     nnunet = predictions is not None and predictions.layout == NNUNET
     if nnunet and folds is None:
-        folds = sorted(set(predictions.folds.values()) & {f.index for f in splits.folds})
+        folds = sorted(set(predictions.fold_folders) & {f.index for f in splits.folds})
     cases_by_fold = evaluated_cases(splits, folds, source, external=not nnunet)
     if nnunet and splits.external:
         not_scored["external"] = (

@@ -205,6 +205,27 @@ def test_nnunet_fold_folders_must_hold_the_test_cases_of_the_same_fold(smoke_thi
     ) in result.output  # fmt: skip
 
 
+def test_a_fold_folder_without_validation_predictions_is_scored_as_missing(smoke_thigh, tmp_path):
+    """A fold still training (or its validation folder removed) is not silently left out."""
+    splits = read_splits(smoke_thigh)
+    predictions = tmp_path / "p"
+    for fold in splits.folds[:2]:
+        (predictions / f"fold_{fold.index}" / "validation").mkdir(parents=True)
+        for case_id in fold.test:
+            label = smoke_thigh / "labelsTr" / f"{case_id}.nii.gz"
+            shutil.copy(label, predictions / f"fold_{fold.index}" / "validation")
+    shutil.rmtree(predictions / "fold_1" / "validation")
+    db = tmp_path / "r.duckdb"
+    result = score(smoke_thigh, predictions, db)
+    assert result.exit_code == 2
+    missing = splits.folds[1].test[0]
+    assert (
+        f"{missing}.nii.gz: [missing-prediction] case {missing!r} is evaluated but has no "
+        "prediction file"
+    ) in result.output
+    assert not db.exists()
+
+
 @pytest.mark.parametrize("name", ["fold_2147483648", "fold_99999999999999999999"])
 def test_a_fold_folder_numbered_beyond_any_fold_is_refused_before_anything_is_written(
     plain, tmp_path, name
