@@ -531,6 +531,16 @@ def test_an_export_to_or_under_an_existing_file_is_refused(smoke_thigh, tmp_path
     assert existing.read_text() == "keep" and sorted(tmp_path.iterdir()) == [existing]
 
 
+def test_an_export_to_a_dangling_link_is_refused(smoke_thigh, tmp_path):
+    out = tmp_path / "raw"
+    out.symlink_to(tmp_path / "nowhere")
+    result = runner.invoke(app, ["data", "export-nnunet", str(smoke_thigh), "--id", "501",
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"{out}: not a folder" in result.output
+    assert sorted(tmp_path.iterdir()) == [out] and not (tmp_path / "nowhere").exists()
+
+
 def _tree(root: Path) -> dict[str, str | bytes | None]:
     """Every entry under ``root``: a link's target, a file's bytes, None for a folder."""
     tree: dict[str, str | bytes | None] = {}

@@ -114,7 +114,8 @@ def _check_target(root: Path, out: Path, name: str, dataset_id: int, force: bool
         raise ContractError(
             f"{target}: overlaps the dataset being exported ({root}); choose an --out outside it"
         )
-    existing = next(p for p in (out, *out.parents) if p.exists())  # out or where it starts
+    # out, or the nearest of its parents that is there (a dangling link is no folder)
+    existing = next(p for p in (out, *out.parents) if p.exists() or p.is_symlink())
     if not existing.is_dir():
         raise ContractError(f"{existing}: not a folder")
     prefix = f"Dataset{dataset_id:03d}_"
