@@ -364,7 +364,8 @@ def _dataset_task(root: Path, task: str | None):
     from mskbench.tasks.contract import read_dataset_json
 
     if task is None:
-        task = read_dataset_json(root).get("mskbench", {}).get("task")
+        block = read_dataset_json(root).get("mskbench")
+        task = block.get("task") if isinstance(block, dict) else None
         if task is None:
             raise FileNotFoundError(f"{root / 'dataset.json'}: names no mskbench task; pass --task")
     return _task(task)

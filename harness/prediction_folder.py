@@ -32,7 +32,7 @@ from mskbench.tasks.contract.png_dataset import PngSettings, as_label_values
 
 
 def _outside_links(folder: Path) -> list[Problem]:
-    """``symlink`` problems of links under ``folder`` that resolve outside it."""
+    """``symlink`` problems of links under ``folder`` that resolve outside it or loop."""
     root = folder.resolve()
     problems = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -40,7 +40,17 @@ def _outside_links(folder: Path) -> list[Problem]:
             path = Path(dirpath, name)
             if not path.is_symlink():
                 continue
-            target = path.resolve()
+            try:
+                target = path.resolve()
+            except RuntimeError:  # Python 3.11 resolves a loop of links to this
+                problems.append(
+                    Problem(
+                        path.relative_to(folder).as_posix(),
+                        "symlink",
+                        "is a link that never ends (a loop of links)",
+                    )
+                )
+                continue
             if not target.is_relative_to(root):
                 problems.append(
                     Problem(

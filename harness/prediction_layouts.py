@@ -6,7 +6,8 @@
             folder (``nnUNet_results/DatasetXXX/<trainer>__<plans>__<config>/``), each fold's
             predictions of the cases its model did not train on. The fold is read from the
             folder name (`PredictionSet.folds`); ``fold_all`` (trained on every case) is
-            refused.
+            refused, and so is a fold number beyond `MAX_FOLD` (no cross-validation has
+            that many folds; the store keeps fold numbers as 32-bit integers).
 ``monai``   ``<folder>/<case>/<case>_<postfix><ending>``: MONAI ``SaveImage`` with its default
             ``separate_folder=True`` (``postfix``: its ``output_postfix``, e.g. ``trans``,
             ``seg``); label maps only.
@@ -18,8 +19,9 @@ and ``fold_*`` folders, say) is ambiguous.
 
 File and folder names are only compared with the dataset's case ids: the paths read are
 the ones listed here, never built from a name. Rules: ``prediction-layout`` (ambiguous,
-``fold_all``, a MONAI file not named after its folder), ``duplicate-prediction`` (one case
-twice: two files of one stem at the top, in two folds, or in one MONAI folder).
+``fold_all``, a fold number beyond `MAX_FOLD`, a MONAI file not named after its folder),
+``duplicate-prediction`` (one case twice: two files of one stem at the top, in two folds,
+or in one MONAI folder).
 """
 
 from __future__ import annotations
@@ -34,17 +36,22 @@ from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
 FLAT, NNUNET, MONAI = "flat", "nnunet", "monai"
 LAYOUTS = ("auto", FLAT, NNUNET, MONAI)
 _FOLD = re.compile(r"fold_(\d+)")
+#: The highest fold number a ``fold_<k>`` folder may carry.
+MAX_FOLD = 999
 _ALL_FOLDS = "fold_all"
 
 
 @dataclass(frozen=True)
 class PredictionSet:
     """The prediction files of a folder: ``files`` stem → path (a stem is a case id or
-    ``<case>_<mask>``), and for the ``nnunet`` layout the fold of each stem."""
+    ``<case>_<mask>``), and for the ``nnunet`` layout the fold of each stem and
+    ``fold_folders``, the fold of every ``fold_<k>`` folder (one without its
+    ``validation`` folder too: a fold still training)."""
 
     layout: str
     files: dict[str, Path]
     folds: dict[str, int] = field(default_factory=dict)
+    fold_folders: tuple[int, ...] = ()
 
 
 def _images(folder: Path) -> list[Path]:
@@ -91,6 +98,7 @@ def _fold_folders(folder: Path) -> list[Path]:
 def _nnunet(folder: Path) -> tuple[PredictionSet, list[Problem]]:
     files: dict[str, Path] = {}
     folds: dict[str, int] = {}
+    fold_folders: list[int] = []
     problems = []
     for fold_folder in _fold_folders(folder):
         if fold_folder.name == _ALL_FOLDS:
@@ -103,10 +111,20 @@ def _nnunet(folder: Path) -> tuple[PredictionSet, list[Problem]]:
                 )
             )
             continue
+        fold = int(_FOLD.fullmatch(fold_folder.name)[1])  # type: ignore[index]
+        if fold > MAX_FOLD:
+            problems.append(
+                Problem(
+                    fold_folder.name,
+                    "prediction-layout",
+                    f"fold number {fold} is beyond any cross-validation (0 to {MAX_FOLD})",
+                )
+            )
+            continue
+        fold_folders.append(fold)
         validation = fold_folder / "validation"
         if not validation.is_dir():
             continue  # a fold still training: its cases are reported missing
-        fold = int(_FOLD.fullmatch(fold_folder.name)[1])  # type: ignore[index]
         found, problems_here = _by_stem(_images(validation), folder)
         problems += problems_here
         for stem, path in found.items():
@@ -121,7 +139,7 @@ def _nnunet(folder: Path) -> tuple[PredictionSet, list[Problem]]:
                 )
                 continue
             files[stem], folds[stem] = path, fold
-    return PredictionSet(NNUNET, files, folds), problems
+    return PredictionSet(NNUNET, files, folds, tuple(fold_folders)), problems
 
 
 def _monai_folders(folder: Path) -> list[Path]:

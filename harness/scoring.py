@@ -248,7 +248,7 @@ def validate_submission(
             )  # fmt: skip
     nnunet = predictions is not None and predictions.layout == NNUNET
     if nnunet and folds is None:
-        folds = sorted(set(predictions.folds.values()) & {f.index for f in splits.folds})
+        folds = sorted(set(predictions.fold_folders) & {f.index for f in splits.folds})
     cases_by_fold = evaluated_cases(splits, folds, source, external=not nnunet)
     if nnunet and splits.external:
         not_scored["external"] = (
@@ -263,7 +263,9 @@ def validate_submission(
         Problem(
             path.relative_to(folder).as_posix() if folder is not None else path.name,
             "unknown-case",
-            f"names case {case_id!r}, which is not in {dataset.layout.cases_csv}",
+            f"names case {case_id!r}, which is not in {dataset.layout.cases_csv}"
+            if dataset.layout.cases_csv.is_file()
+            else f"names case {case_id!r}, which is not a case of {dataset.root}",
         )
         for case_id, path in files.items()
         if case_id not in known

@@ -4,6 +4,7 @@ write are scored as they are; a dataset is exported for nnU-Net with mskbench's 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -122,6 +123,17 @@ def test_region_based_labels_are_a_dataset_json_error(plain, tmp_path):
     assert not (tmp_path / "r.db").exists()
 
 
+@pytest.mark.parametrize("given", ["14", 14.0, True, None])
+def test_a_num_training_that_is_no_integer_is_a_dataset_json_error(plain, given):
+    path = plain / "dataset.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "numTraining": given}))
+    before = path.read_bytes()
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "dataset.json: [dataset-json] numTraining" in result.output
+    assert path.read_bytes() == before
+
+
 def test_labels_are_matched_by_name_and_value_not_remapped(plain):
     labels = dict(get_task(TASK).labels)
     labels["Ad"], labels["BF"] = labels["BF"], labels["Ad"]
@@ -193,6 +205,41 @@ def test_nnunet_fold_folders_must_hold_the_test_cases_of_the_same_fold(smoke_thi
     ) in result.output  # fmt: skip
 
 
+def test_a_fold_folder_without_validation_predictions_is_scored_as_missing(smoke_thigh, tmp_path):
+    """A fold still training (or its validation folder removed) is not silently left out."""
+    splits = read_splits(smoke_thigh)
+    predictions = tmp_path / "p"
+    for fold in splits.folds[:2]:
+        (predictions / f"fold_{fold.index}" / "validation").mkdir(parents=True)
+        for case_id in fold.test:
+            label = smoke_thigh / "labelsTr" / f"{case_id}.nii.gz"
+            shutil.copy(label, predictions / f"fold_{fold.index}" / "validation")
+    shutil.rmtree(predictions / "fold_1" / "validation")
+    db = tmp_path / "r.duckdb"
+    result = score(smoke_thigh, predictions, db)
+    assert result.exit_code == 2
+    missing = splits.folds[1].test[0]
+    assert (
+        f"{missing}.nii.gz: [missing-prediction] case {missing!r} is evaluated but has no "
+        "prediction file"
+    ) in result.output
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("name", ["fold_2147483648", "fold_99999999999999999999"])
+def test_a_fold_folder_numbered_beyond_any_fold_is_refused_before_anything_is_written(
+    plain, tmp_path, name
+):
+    """The dataset has no folds of its own, so the fold folders' numbers become its folds."""
+    predictions = perfect_predictions(plain, tmp_path / "p", "nnunet")
+    (predictions / "fold_1").rename(predictions / name)
+    db = tmp_path / "r.duckdb"
+    result = score(plain, predictions, db)
+    assert result.exit_code == 2
+    assert f"{name}: [prediction-layout] fold number" in result.output
+    assert not db.exists()
+
+
 def test_labelled_test_images_are_the_external_site_and_never_in_a_fold_folder(plain, tmp_path):
     for folder, name in (("images", "x001v1_0000.nii.gz"), ("labels", "x001v1.nii.gz")):
         (plain / f"{folder}Ts").mkdir(exist_ok=True)
@@ -223,6 +270,63 @@ def test_a_plain_dataset_takes_its_folds_from_splits_final_json(plain):
     assert dataset.splits_source.startswith("splits_final.json")
 
 
+@pytest.mark.parametrize("listed", ["train", "val"])
+def test_a_case_listed_twice_in_one_fold_of_splits_final_json_is_refused(plain, tmp_path, listed):
+    cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
+    fold = {"train": cases[5:], "val": cases[:5]}
+    fold[listed].append(fold[listed][0])
+    (plain / "splits_final.json").write_text(json.dumps([fold]))
+    before = (plain / "splits_final.json").read_bytes()
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "splits_final.json: [splits-task] not nnU-Net's splits format" in result.output
+    assert f"lists {fold[listed][0]!r} twice" in result.output
+    db = tmp_path / "r.duckdb"
+    result = score(plain, perfect_predictions(plain, tmp_path / "p", "flat"), db)
+    assert result.exit_code == 2
+    assert "[splits-task]" in result.output
+    assert not db.exists()
+    assert (plain / "splits_final.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("listed", ["train", "val"])
+def test_an_external_case_in_a_fold_of_splits_final_json_is_refused(plain, tmp_path, listed):
+    """imagesTs is the external test set: no fold may train on it or test it."""
+    for folder, name in (("images", "x001v1_0000.nii.gz"), ("labels", "x001v1.nii.gz")):
+        (plain / f"{folder}Ts").mkdir(exist_ok=True)
+        shutil.move(plain / f"{folder}Tr" / name, plain / f"{folder}Ts" / name)
+    content = json.loads((plain / "dataset.json").read_text())
+    (plain / "dataset.json").write_text(json.dumps({**content, "numTraining": 13}))
+    cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
+    folds = [{"train": cases[5:], "val": cases[:5]}, {"train": cases[:5], "val": cases[5:]}]
+    folds[0][listed].append("x001v1")
+    (plain / "splits_final.json").write_text(json.dumps(folds))
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert (
+        "splits_final.json: [train-test-overlap] fold 0: external case 'x001v1' is in a fold"
+    ) in result.output
+    db = tmp_path / "r.duckdb"
+    result = score(plain, perfect_predictions(plain, tmp_path / "p", "flat"), db)
+    assert result.exit_code == 2
+    assert "[train-test-overlap]" in result.output
+    assert not db.exists()
+
+
+def test_a_fold_of_splits_final_json_without_val_cases_is_refused(plain, tmp_path):
+    cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
+    folds = [{"train": cases, "val": []}, {"train": cases[1:], "val": cases[:1]}]
+    (plain / "splits_final.json").write_text(json.dumps(folds))
+    result = bench("data", "validate", plain, "--task", TASK)
+    assert result.exit_code == 2
+    assert "splits_final.json: [splits-task] fold(s) [0] list no val case" in result.output
+    db = tmp_path / "r.duckdb"
+    result = score(plain, perfect_predictions(plain, tmp_path / "p", "flat"), db)
+    assert result.exit_code == 2
+    assert "[splits-task]" in result.output
+    assert not db.exists()
+
+
 def test_splits_final_json_is_no_part_of_the_data_fingerprint(plain):
     before = Dataset(plain, get_task(TASK)).fingerprint
     cases = sorted(p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir())
@@ -250,7 +354,21 @@ def test_image_names_that_are_no_plain_case_ids_never_become_cases(plain):
     result = bench("data", "validate", plain, "--task", TASK)
     assert result.exit_code == 2
     assert "imagesTr/.x_0000.nii.gz: [case-id] '.x' is not a plain name" in result.output
+    assert "cases.csv" not in result.output  # a plain dataset has none to name
     assert ".x" not in Dataset(plain, get_task(TASK), validate=False).case_ids
+
+
+def test_a_prediction_of_no_case_names_no_cases_csv_a_plain_dataset_lacks(plain, tmp_path):
+    predictions = perfect_predictions(plain, tmp_path / "p", "flat")
+    shutil.copy(predictions / "s001v1.nii.gz", predictions / ".hidden.nii.gz")
+    db = tmp_path / "r.duckdb"
+    result = score(plain, predictions, db)
+    assert result.exit_code == 2
+    assert ".hidden.nii.gz: [unknown-case] names case '.hidden', which is not a case of" in (
+        result.output
+    )
+    assert "cases.csv" not in result.output
+    assert not db.exists()
 
 
 def test_a_monai_case_folder_linking_outside_is_refused(plain, tmp_path):
@@ -261,6 +379,27 @@ def test_a_monai_case_folder_linking_outside_is_refused(plain, tmp_path):
     result = score(plain, predictions, tmp_path / "r.duckdb")
     assert result.exit_code == 2
     assert "s001v1: [symlink] is a link to" in result.output
+
+
+def test_a_link_loop_in_a_predictions_folder_is_a_symlink_problem(plain, tmp_path):
+    predictions = perfect_predictions(plain, tmp_path / "p", "nnunet")
+    (predictions / "fold_0" / "validation" / "loop.nii.gz").symlink_to("loop.nii.gz")
+    db = tmp_path / "r.duckdb"
+    result = runner.invoke(app, ["score", "--task", TASK, "--data", str(plain), "--predictions",
+                                 str(predictions), "--name", "nnunet", "--db", str(db)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "fold_0/validation/loop.nii.gz: [symlink] is a link that never ends" in result.output
+    assert not db.exists()
+
+
+def test_a_link_loop_in_a_plain_dataset_is_a_symlink_problem(plain):
+    image = plain / "imagesTr" / "s001v1_0000.nii.gz"
+    image.unlink()
+    image.symlink_to(image.name)
+    result = runner.invoke(app, ["data", "validate", str(plain), "--task", TASK])
+    assert result.exit_code == 2, result.output
+    assert "imagesTr/s001v1_0000.nii.gz: [symlink] is a link that never ends" in result.output
+    assert image.is_symlink() and str(image.readlink()) == image.name  # left as it was
 
 
 def test_the_cli_lists_the_prediction_layouts_of_the_harness():
@@ -353,3 +492,84 @@ def test_a_failed_export_leaves_nothing_half_written(smoke_thigh, tmp_path, monk
     with pytest.raises(OSError, match="disk full"):
         nnunet_export.export_nnunet(smoke_thigh, get_task(TASK), 501, tmp_path / "raw")
     assert list((tmp_path / "raw").iterdir()) == []
+
+
+def test_the_leftover_of_a_killed_export_does_not_block_the_next(smoke_thigh, tmp_path):
+    """A killed export leaves its hidden working folder; a later process may get its pid."""
+    out = tmp_path / "raw"
+    for leftover in (".Dataset501_nmd_thigh.tmp-", ".Dataset501_nmd_thigh.old-"):
+        (out / f"{leftover}{os.getpid()}").mkdir(parents=True)
+        (out / f"{leftover}{os.getpid()}" / "half.nii.gz").write_text("half")
+    for force in ((), ("--force",)):  # the second replaces the first
+        result = bench("data", "export-nnunet", smoke_thigh, "--id", "501", "--out", out, *force)
+        assert result.exit_code == 0, result.output
+    assert (out / "Dataset501_nmd_thigh" / "splits_final.json").is_file()
+
+
+@pytest.mark.parametrize("block", [None, [1], "nmd_thigh"])
+def test_an_export_of_a_dataset_json_whose_mskbench_block_is_no_object_asks_for_the_task(
+    plain, tmp_path, block
+):
+    path = plain / "dataset.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "mskbench": block}))
+    out = tmp_path / "raw"
+    result = runner.invoke(app, ["data", "export-nnunet", str(plain), "--id", "501", "--out",
+                                 str(out)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "dataset.json: names no mskbench task; pass --task" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("under", ["", "raw", "raw/deeper"])
+def test_an_export_to_or_under_an_existing_file_is_refused(smoke_thigh, tmp_path, under):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep")
+    result = runner.invoke(app, ["data", "export-nnunet", str(smoke_thigh), "--id", "501",
+                                 "--out", str(existing / under)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"{existing}: not a folder" in result.output
+    assert existing.read_text() == "keep" and sorted(tmp_path.iterdir()) == [existing]
+
+
+def test_an_export_to_a_dangling_link_is_refused(smoke_thigh, tmp_path):
+    out = tmp_path / "raw"
+    out.symlink_to(tmp_path / "nowhere")
+    result = runner.invoke(app, ["data", "export-nnunet", str(smoke_thigh), "--id", "501",
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"{out}: not a folder" in result.output
+    assert sorted(tmp_path.iterdir()) == [out] and not (tmp_path / "nowhere").exists()
+
+
+def _tree(root: Path) -> dict[str, str | bytes | None]:
+    """Every entry under ``root``: a link's target, a file's bytes, None for a folder."""
+    tree: dict[str, str | bytes | None] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            tree[path.relative_to(root).as_posix()] = str(path.readlink())
+        else:
+            tree[path.relative_to(root).as_posix()] = path.read_bytes() if path.is_file() else None
+    return tree
+
+
+def test_an_export_never_writes_into_the_dataset_it_reads(thigh_copy):
+    before = _tree(thigh_copy)
+    for out in (thigh_copy, thigh_copy / "imagesTr"):
+        result = bench("data", "export-nnunet", thigh_copy, "--id", "501", "--out", out)
+        assert result.exit_code == 2
+        assert "overlaps the dataset being exported" in result.output
+    assert _tree(thigh_copy) == before
+
+
+def test_an_export_is_never_written_over_the_dataset_it_reads(smoke_thigh, tmp_path):
+    # an export copied once, then exported again onto itself: replacing it would delete
+    # the very files the new one links to
+    bench("data", "export-nnunet", smoke_thigh, "--id", "501", "--out", tmp_path, "--copy")
+    exported = tmp_path / "Dataset501_nmd_thigh"
+    before = _tree(exported)
+    result = bench(
+        "data", "export-nnunet", exported, "--id", "501", "--out", tmp_path, "-t", TASK, "--force"
+    )
+    assert result.exit_code == 2
+    assert "overlaps the dataset being exported" in result.output
+    assert _tree(exported) == before

@@ -32,7 +32,8 @@ their geometry (`NNUNET_ENDINGS`), can be exported.
 
 Everything is checked before anything is written: DIR against the whole data contract, the
 target (an existing non-empty ``Dataset<id>_<task>`` is replaced only with ``force``;
-another dataset of the same id is always refused, nnU-Net could not tell them apart). The
+another dataset of the same id is always refused, nnU-Net could not tell them apart; a
+target inside DIR, or DIR itself, is refused). The
 dataset is written into a hidden sibling folder and renamed into place, so a failure leaves
 no half-written dataset.
 """
@@ -43,6 +44,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +104,20 @@ def _check_exportable(task: TaskSpec, dataset: Dataset, dataset_id: int) -> None
         )
 
 
-def _check_target(out: Path, name: str, dataset_id: int, force: bool) -> Path:
-    """The target folder ``out/name`` once it may be written; raises `ContractError`."""
+def _check_target(root: Path, out: Path, name: str, dataset_id: int, force: bool) -> Path:
+    """The target folder ``out/name`` once it may be written; raises `ContractError`. It
+    must not overlap the dataset ``root``: written inside it, the export would change the
+    dataset; replacing it, it would delete the files it links to."""
     target = out / name
-    if out.exists() and not out.is_dir():
-        raise ContractError(f"{out}: not a folder")
+    source, written = root.resolve(), target.resolve()
+    if written.is_relative_to(source) or source.is_relative_to(written):
+        raise ContractError(
+            f"{target}: overlaps the dataset being exported ({root}); choose an --out outside it"
+        )
+    # out, or the nearest of its parents that is there (a dangling link is no folder)
+    existing = next(p for p in (out, *out.parents) if p.exists() or p.is_symlink())
+    if not existing.is_dir():
+        raise ContractError(f"{existing}: not a folder")
     prefix = f"Dataset{dataset_id:03d}_"
     if out.is_dir():
         others = sorted(p.name for p in out.iterdir() if p.name.startswith(prefix) and p != target)
@@ -184,23 +195,24 @@ def export_nnunet(
     nnunet_splits(dataset)
     out = Path(out)
     name = f"Dataset{dataset_id:03d}_{task.name}"
-    target = _check_target(out, name, dataset_id, force)
+    target = _check_target(dataset.root, out, name, dataset_id, force)
     ignored = [*(m.name for m in task.maps), *task.mask_names]
     if ignored:
         log.info("not exported (nnU-Net learns the label map only): %s", ", ".join(ignored))
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{name}.tmp-{os.getpid()}"
-    old = out / f".{name}.old-{os.getpid()}"
-    tmp.mkdir()
+    # a fresh hidden working folder: the leftover of a killed export never collides with it
+    work = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+    tmp, old = work / name, work / "replaced"
     try:
+        tmp.mkdir()
         _write(tmp, task, dataset, copy)
         if target.exists():
             target.rename(old)
         tmp.rename(target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not target.exists():
             old.rename(target)
+        shutil.rmtree(work, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
     return target

@@ -34,6 +34,7 @@ How mskbench reads it (`Layout.plain`):
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pandas as pd
@@ -101,7 +102,13 @@ def plain_dataset_json_problems(content: dict[str, Any], layout: Layout) -> list
         )
     n_training = content.get("numTraining")
     found = len(layout.image_case_ids())
-    if isinstance(n_training, int) and n_training != found:
+    if "numTraining" in content and (
+        not isinstance(n_training, int) or isinstance(n_training, bool)
+    ):
+        problems.append(
+            f"numTraining {n_training!r} is not an integer (the number of {IMAGES_DIR} cases)"
+        )
+    elif isinstance(n_training, int) and n_training != found:
         problems.append(f"numTraining is {n_training} but {IMAGES_DIR} holds {found} case(s)")
     return problems
 
@@ -155,13 +162,20 @@ def raw_splits(layout: Layout, task: TaskSpec, cases: pd.DataFrame) -> tuple[Spl
         ) from exc
     if not folds:
         raise ContractError(f"{path}: lists no fold")
+    untested = [f.index for f in folds if not f.test]
+    if untested:
+        raise ContractError(f"{path}: fold(s) {untested} list no val case (nothing to test)")
     splits = Splits(task.name, "kfold", 0, "subject_id", None, folds, external)
     return splits, f"{SPLITS_FINAL_JSON} (nnU-Net fold k val = fold k test)"
 
 
 def _case_list(value: Any) -> tuple[str, ...]:
     """A fold's list of case ids, sorted; raises `TypeError` for anything but a list of
-    strings (their names are checked like splits.json's, rule ``case-id``)."""
+    strings, `ValueError` for a case listed twice (it would be trained on or scored twice;
+    the names are checked like splits.json's, rule ``case-id``)."""
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise TypeError(f"expected a list of case ids, got {str(value)[:60]}")
+    twice = sorted(c for c, n in Counter(value).items() if n > 1)
+    if twice:
+        raise ValueError(f"a fold lists {', '.join(map(repr, twice[:10]))} twice")
     return tuple(sorted(value))

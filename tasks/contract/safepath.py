@@ -64,8 +64,9 @@ def inside(root: Path, path: Path, *, follow_symlinks: bool = False) -> Path:
 
     ``case-id``: the path, normalised without touching the disk (``..`` and absolute parts
     collapsed), leaves ``root``, or holds a NUL byte. ``symlink``: with every link resolved
-    it leaves ``root`` resolved (skipped when ``follow_symlinks``). A ``root`` that is
-    itself a link is fine; only what lies below it is checked.
+    it leaves ``root`` resolved, or it is a loop of links (skipped when
+    ``follow_symlinks``). A ``root`` that is itself a link is fine; only what lies below it
+    is checked.
     """
     text = os.fspath(path)
     if "\x00" in text:
@@ -73,7 +74,12 @@ def inside(root: Path, path: Path, *, follow_symlinks: bool = False) -> Path:
     if not Path(os.path.abspath(text)).is_relative_to(os.path.abspath(root)):
         raise UnsafePathError(path, "case-id", f"lies outside its folder {root}")
     if not follow_symlinks:
-        resolved = Path(text).resolve()
+        try:
+            resolved = Path(text).resolve()
+        except RuntimeError as exc:  # Python 3.11 resolves a loop of links to this
+            raise UnsafePathError(
+                path, "symlink", "is a link that never ends (a loop of links)"
+            ) from exc
         if not resolved.is_relative_to(Path(root).resolve()):
             raise UnsafePathError(
                 path, "symlink", f"is a link to {resolved}, outside its folder {root}"

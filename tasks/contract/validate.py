@@ -53,7 +53,8 @@ Rules:
 ``case-not-in-splits``    a case that no fold (or the external set) lists
 ``unknown-case-in-splits`` splits.json names a case that is not in cases.csv
 ``subject-in-two-folds``  one subject in the test sets of two folds
-``train-test-overlap``    one subject both in the training and the test cases of a fold
+``train-test-overlap``    one subject both in the training and the test cases of a fold, or an
+                          external case (splits.json's "external") in a fold
 
 Validation only reads; it never writes a file.
 """
@@ -168,7 +169,7 @@ def validate_dataset(
             f"case {c!r} has no row in {CASES_CSV}",
         )
         for c in layout.image_case_ids()
-        if c not in known
+        if c not in known and layout.cases_csv.is_file()  # else imagesTr made the cases
     ]
 
     def check(case_id: str) -> list[Problem]:
@@ -605,7 +606,16 @@ def check_splits(
         elif not in_folds:
             problems.append(bad("case-not-in-splits", f"case {case_id!r} is in no fold"))
     test_fold_of_subject: dict[str, int] = {}
+    external = set(splits.external)
     for fold in splits.folds:
+        problems += [
+            bad(
+                "train-test-overlap",
+                f"fold {fold.index}: external case {case_id!r} is in a fold; the external "
+                "set is never trained on nor tested in a fold",
+            )
+            for case_id in sorted(external & {*fold.train, *fold.test})
+        ]
         train_subjects = {subject_of.get(c) for c in fold.train}
         for case_id in fold.test:
             subject = subject_of.get(case_id)
