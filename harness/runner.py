@@ -125,7 +125,7 @@ def folds_to_run(task: TaskSpec, dataset: Dataset, request: RunRequest) -> list[
         )
     available = [f.index for f in dataset.splits.folds]
     wanted = request.folds if request.folds is not None else task.profile(request.profile).folds
-    wanted = list(available if wanted is None else wanted)
+    wanted = list(dict.fromkeys(available if wanted is None else wanted))  # each fold once
     if not wanted:
         raise ValueError(f"no fold to run; {dataset.layout.splits_json} has folds {available}")
     unknown = [f for f in wanted if f not in available]

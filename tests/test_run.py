@@ -106,6 +106,16 @@ def test_no_resume_runs_a_finished_fold_again_and_replaces_its_rows(smoke_thigh,
     assert query(db, "select status from runs")[0][0] == "finished"
 
 
+def test_a_fold_named_twice_runs_once(smoke_thigh, tmp_path):
+    db = tmp_path / "r.duckdb"
+    result = bench(*smoke_run(ATLAS, db, "--folds", "0,0"))
+    assert result.exit_code == 0, result.output
+    assert query(db, "select count(*), min(status) from runs join folds using (run_id)")[0] == (
+        1,
+        "finished",
+    )
+
+
 def test_sigkill_mid_fold_leaves_no_partial_fold_and_the_rerun_finishes(smoke_thigh, tmp_path):
     db, marker = tmp_path / "k.duckdb", tmp_path / "in-fit"
     args = smoke_run(ATLAS, db, "--folds", "0,1")
