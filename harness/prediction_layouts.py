@@ -32,12 +32,11 @@ from pathlib import Path
 
 from mskbench.tasks.contract import Problem
 from mskbench.tasks.contract.imageio import FILE_ENDINGS, strip_ending
+from mskbench.tasks.contract.splits import MAX_FOLD
 
 FLAT, NNUNET, MONAI = "flat", "nnunet", "monai"
 LAYOUTS = ("auto", FLAT, NNUNET, MONAI)
 _FOLD = re.compile(r"fold_(\d+)")
-#: The highest fold number a ``fold_<k>`` folder may carry.
-MAX_FOLD = 999
 _ALL_FOLDS = "fold_all"
 
 

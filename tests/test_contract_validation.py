@@ -308,6 +308,20 @@ def test_unknown_case_in_the_splits(thigh_copy):
     ]
 
 
+@pytest.mark.parametrize("number", [2**31, -1, 1])
+def test_fold_numbers_are_distinct_and_small(thigh_copy, number):
+    """A fold number beyond 32 bits overflowed the store mid-run; a repeated one made two
+    folds one."""
+
+    def renumber(content):
+        content["folds"][0]["fold"] = number
+
+    edit_json(thigh_copy / "splits.json", renumber)
+    (problem,) = validate_without_writing(thigh_copy)
+    assert (problem.file, problem.rule) == ("splits.json", "splits-task")
+    assert "must be distinct, 0 to 999" in problem.message
+
+
 def test_one_subject_in_two_folds(thigh_copy):
     cases = pd.read_csv(thigh_copy / "cases.csv", dtype=str)
     repeated = cases[cases.duplicated("subject_id", keep=False) & (cases.site == "A")]

@@ -27,6 +27,10 @@ from mskbench.tasks.contract.fingerprint import json_sha256
 from mskbench.tasks.contract.layout import SPLITS_JSON, ContractError
 from mskbench.tasks.spec import TaskSpec
 
+#: The highest fold number a split (or an nnU-Net ``fold_<k>`` folder) may carry: no
+#: cross-validation has more folds, and the store keeps fold numbers as 32-bit integers.
+MAX_FOLD = 999
+
 
 @dataclass(frozen=True)
 class Fold:
@@ -72,12 +76,16 @@ class Splits:
 
     @classmethod
     def from_json(cls, content: Any, source: Path) -> Splits:
-        """Parse ``splits.json`` content; a malformed file raises naming ``source``."""
+        """Parse ``splits.json`` content; a malformed file raises naming ``source`` (fold
+        numbers must be distinct and within 0 to `MAX_FOLD`)."""
         try:
             folds = tuple(
                 Fold(int(f["fold"]), tuple(map(str, f["train"])), tuple(map(str, f["test"])))
                 for f in content["folds"]
             )
+            numbers = [f.index for f in folds]
+            if any(not 0 <= n <= MAX_FOLD for n in numbers) or len(set(numbers)) < len(numbers):
+                raise ValueError(f"fold numbers {numbers} must be distinct, 0 to {MAX_FOLD}")
             return cls(
                 task=str(content["task"]),
                 kind=str(content["kind"]),
