@@ -206,6 +206,24 @@ def test_data_dataset_file_linking_outside_the_dataset_is_rejected(thigh_copy, t
     assert data_tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("name", ["dataset.json", "cases.csv", "splits.json"])
+def test_data_contract_file_linking_outside_the_dataset_is_rejected(thigh_copy, tmp_path, name):
+    """The dataset's own files are read only where they lie: a link out of the folder (to a
+    file someone else controls) is refused before it is read."""
+    planted = tmp_path / f"elsewhere-{name}"
+    shutil.move(thigh_copy / name, planted)
+    (thigh_copy / name).symlink_to(planted)
+    before = data_tree(tmp_path)
+    result = data_bench("data", "validate", str(thigh_copy), "--task", "nmd_thigh")
+    assert result.exit_code == 2
+    assert f"{name}: [symlink] is a link to {planted}" in result.output
+    atlas = f"{Path(__file__).parent / 'plugins' / 'atlas.py'}:Atlas"
+    run = data_bench("run", "--task", "nmd_thigh", "--model", atlas, "--profile", "smoke",
+                     "--data", str(thigh_copy), "--db", str(tmp_path / "r.duckdb"))  # fmt: skip
+    assert run.exit_code == 2 and "[symlink]" in run.output
+    assert data_tree(tmp_path) == before
+
+
 def test_data_case_id_in_splits_json_is_rejected(thigh_copy, tmp_path):
     splits = json.loads((thigh_copy / "splits.json").read_text())
     splits["folds"][0]["test"].append("../../../etc/passwd")

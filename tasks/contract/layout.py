@@ -165,8 +165,9 @@ def make_dataset_json(
 
 
 def read_dataset_json(root: Path) -> dict[str, Any]:
-    """Parse ``root/dataset.json``; raises `ContractError` naming the file and the rule."""
-    path = root / DATASET_JSON
+    """Parse ``root/dataset.json``; raises `ContractError` naming the file and the rule
+    (`UnsafePathError`, rule ``symlink``, for a link leading outside ``root``)."""
+    path = inside(root, root / DATASET_JSON)
     if not path.is_file():
         raise ContractError(f"{path}: missing (every dataset needs a dataset.json)")
     try:

@@ -47,7 +47,7 @@ from mskbench.tasks.contract.layout import (
     SPLITS_FINAL_JSON,
     Layout,
 )
-from mskbench.tasks.contract.safepath import case_id_problem
+from mskbench.tasks.contract.safepath import case_id_problem, inside
 from mskbench.tasks.contract.splits import Fold, Splits
 from mskbench.tasks.spec import TaskSpec
 
@@ -144,7 +144,7 @@ def raw_splits(layout: Layout, task: TaskSpec, cases: pd.DataFrame) -> tuple[Spl
     site = task.split.external_site
     is_external = cases["site"] == site if site is not None else pd.Series(False, cases.index)
     external = tuple(sorted(cases.loc[is_external, "case_id"]))
-    path = layout.root / SPLITS_FINAL_JSON
+    path = inside(layout.root, layout.root / SPLITS_FINAL_JSON)
     if not path.is_file():
         internal = tuple(sorted(cases.loc[~is_external, "case_id"]))
         folds: tuple[Fold, ...] = (Fold(0, (), internal),)

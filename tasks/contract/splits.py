@@ -25,6 +25,7 @@ from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedGro
 
 from mskbench.tasks.contract.fingerprint import json_sha256
 from mskbench.tasks.contract.layout import SPLITS_JSON, ContractError
+from mskbench.tasks.contract.safepath import inside
 from mskbench.tasks.spec import TaskSpec
 
 #: The highest fold number a split (or an nnU-Net ``fold_<k>`` folder) may carry: no
@@ -151,8 +152,9 @@ def make_splits(task: TaskSpec, cases: pd.DataFrame, seed: int) -> Splits:
 
 
 def read_splits(root: Path) -> Splits | None:
-    """``root/splits.json`` parsed, or None when the file does not exist."""
-    path = root / SPLITS_JSON
+    """``root/splits.json`` parsed, or None when the file does not exist; a link leading
+    outside ``root`` raises `UnsafePathError` (rule ``symlink``)."""
+    path = inside(root, root / SPLITS_JSON)
     if not path.is_file():
         return None
     try:

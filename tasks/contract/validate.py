@@ -98,7 +98,7 @@ from mskbench.tasks.contract.png_dataset import (
     foreground_hint,
     png_task_problem,
 )
-from mskbench.tasks.contract.safepath import case_id_problem, text_problem
+from mskbench.tasks.contract.safepath import case_id_problem, inside, text_problem
 from mskbench.tasks.contract.splits import Splits, read_splits
 from mskbench.tasks.spec import TaskSpec
 from mskbench.tasks.targets import SeriesSpec
@@ -130,8 +130,10 @@ class ValidationError(ValueError):
 
 def read_cases_csv(path: Path, task: TaskSpec | None = None) -> pd.DataFrame:
     """cases.csv with ids (and the ``task``'s target columns) read as text, so ``007`` stays
-    ``007`` and a class is compared as written."""
+    ``007`` and a class is compared as written. A link leading out of its folder raises
+    `UnsafePathError` (rule ``symlink``) before anything is read."""
     text = (*REQUIRED_CASE_COLUMNS, *(task.target_columns if task else ()))
+    path = inside(path.parent, path)
     return pd.read_csv(path, dtype=dict.fromkeys(text, str), keep_default_na=False)
 
 
@@ -150,6 +152,8 @@ def validate_dataset(
     try:
         dataset_json = read_dataset_json(root)
         layout = layout_for(root, dataset_json)
+    except UnsafePathError as exc:
+        return [Problem(DATASET_JSON, exc.rule, exc.message)]
     except ContractError as exc:
         return [Problem(DATASET_JSON, "dataset-json", str(exc).split(": ", 1)[-1])]
     problems = _check_dataset_json(dataset_json, task, layout)
@@ -234,6 +238,8 @@ def _check_cases_csv(layout: Layout, task: TaskSpec) -> tuple[pd.DataFrame | Non
         ]
     try:
         cases = read_cases_csv(layout.cases_csv, task)
+    except UnsafePathError as exc:
+        return None, [Problem(CASES_CSV, exc.rule, exc.message)]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         return None, [Problem(CASES_CSV, "cases-csv", f"unreadable as CSV ({exc})")]
     required = (*REQUIRED_CASE_COLUMNS, *task.required_columns)
@@ -546,11 +552,15 @@ def _check_splits(
 ) -> list[Problem]:
     try:
         splits = read_splits(layout.root)
+    except UnsafePathError as exc:
+        return [Problem(SPLITS_JSON, exc.rule, exc.message)]
     except ContractError as exc:
         return [Problem(SPLITS_JSON, "splits-task", str(exc).split(": ", 1)[-1])]
     if splits is None and layout.plain:
         try:
             splits, _ = raw_splits(layout, task, cases)
+        except UnsafePathError as exc:
+            return [Problem(SPLITS_FINAL_JSON, exc.rule, exc.message)]
         except ContractError as exc:
             return [Problem(SPLITS_FINAL_JSON, "splits-task", str(exc).split(": ", 1)[-1])]
         return check_splits(splits, task, cases, SPLITS_FINAL_JSON)
