@@ -181,15 +181,20 @@ def test_a_case_predicted_twice_is_refused(plain, tmp_path, layout, second, expe
     assert expected in result.output
 
 
+def nnunet_fold_folders(data: Path, folds, predictions: Path) -> Path:
+    """nnU-Net's ``fold_<k>/validation/`` folders holding each fold's test labels."""
+    for fold in folds:
+        (predictions / f"fold_{fold.index}" / "validation").mkdir(parents=True)
+        for case_id in fold.test:
+            label = data / "labelsTr" / f"{case_id}.nii.gz"
+            shutil.copy(label, predictions / f"fold_{fold.index}" / "validation")
+    return predictions
+
+
 def test_nnunet_fold_folders_must_hold_the_test_cases_of_the_same_fold(smoke_thigh, tmp_path):
     """A dataset with frozen splits: fold k's validation folder holds fold k's test cases."""
     splits = read_splits(smoke_thigh)
-    predictions = tmp_path / "p"
-    for fold in splits.folds[:2]:
-        (predictions / f"fold_{fold.index}" / "validation").mkdir(parents=True)
-        for case_id in fold.test:
-            label = smoke_thigh / "labelsTr" / f"{case_id}.nii.gz"
-            shutil.copy(label, predictions / f"fold_{fold.index}" / "validation")
+    predictions = nnunet_fold_folders(smoke_thigh, splits.folds[:2], tmp_path / "p")
     db = tmp_path / "r.duckdb"
     assert score(smoke_thigh, predictions, db).exit_code == 0  # folds 0 and 1 recognised
     moved = splits.folds[0].test[0]
@@ -208,12 +213,7 @@ def test_nnunet_fold_folders_must_hold_the_test_cases_of_the_same_fold(smoke_thi
 def test_a_fold_folder_without_validation_predictions_is_scored_as_missing(smoke_thigh, tmp_path):
     """A fold still training (or its validation folder removed) is not silently left out."""
     splits = read_splits(smoke_thigh)
-    predictions = tmp_path / "p"
-    for fold in splits.folds[:2]:
-        (predictions / f"fold_{fold.index}" / "validation").mkdir(parents=True)
-        for case_id in fold.test:
-            label = smoke_thigh / "labelsTr" / f"{case_id}.nii.gz"
-            shutil.copy(label, predictions / f"fold_{fold.index}" / "validation")
+    predictions = nnunet_fold_folders(smoke_thigh, splits.folds[:2], tmp_path / "p")
     shutil.rmtree(predictions / "fold_1" / "validation")
     db = tmp_path / "r.duckdb"
     result = score(smoke_thigh, predictions, db)
