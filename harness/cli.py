@@ -477,7 +477,7 @@ def _parse_folds(folds: str | None) -> list[int] | None:
     if folds is None:
         return None
     try:
-        return list(dict.fromkeys(int(f) for f in folds.split(",") if f.strip()))  # 0,0 → [0]
+        return [int(f) for f in folds.split(",") if f.strip()]
     except ValueError as exc:
         raise _bad_input(
             f"--folds {folds!r} must be comma-separated fold numbers, e.g. 0,1,2"

@@ -84,12 +84,10 @@ def ci_methods(rows: pd.DataFrame) -> str:
         return ""
     several = "model" in rows and rows["model"].nunique() > 1
     order = {metric: i for i, metric in enumerate(NAMES)}
+    names = rows["metric"].map(lambda m: NAMES.get(m, m))
     rows = rows.assign(
         rank=rows["metric"].map(lambda m: order.get(m, len(order))),
-        cell=[
-            f"{model} {NAMES.get(metric, metric)}" if several else NAMES.get(metric, metric)
-            for model, metric in zip(rows.get("model", rows["metric"]), rows["metric"], strict=True)
-        ],
+        cell=rows["model"] + " " + names if several else names,
     ).sort_values(["rank", "cell"])
     cells_of = rows.groupby("ci_method", sort=False)["cell"].agg(lambda c: list(dict.fromkeys(c)))
     main = max(cells_of.index, key=lambda method: (len(cells_of[method]), method))

@@ -7,7 +7,6 @@ byte as it was before validation.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import replace
@@ -31,22 +30,16 @@ from mskbench.tasks.contract import (
     write_image,
 )
 
+from helpers import file_hashes
+
 TASK = get_task("nmd_thigh")
 CASE = "s001v1"
 
 
-def snapshot(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 def validate_without_writing(root: Path) -> list[Problem]:
-    before = snapshot(root)
+    before = file_hashes(root)
     problems = validate_dataset(root, TASK)
-    assert snapshot(root) == before, "validation changed files"
+    assert file_hashes(root) == before, "validation changed files"
     return problems
 
 
@@ -446,9 +439,9 @@ LCASE = "s001_L23"
 
 
 def test_the_lumbar_smoke_phantom_is_valid_and_loads_its_fat_mask(lumbar_copy):
-    before = snapshot(lumbar_copy)
+    before = file_hashes(lumbar_copy)
     assert validate_dataset(lumbar_copy, LUMBAR) == []
-    assert snapshot(lumbar_copy) == before
+    assert file_hashes(lumbar_copy) == before
     case = Dataset(lumbar_copy, LUMBAR).load(LCASE)
     assert set(case.masks) == {"fat"} and case.masks["fat"].dtype == bool
     assert case.masks["fat"].shape == case.label.shape and case.masks["fat"].any()

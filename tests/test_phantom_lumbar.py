@@ -4,9 +4,6 @@ and not solved by the thresholding algorithm."""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,16 +18,10 @@ from mskbench.tasks.lumbar.phantom import LABEL_OF, plan_cohort, render_scan, re
 from mskbench.tasks.lumbar.spec import LEVELS, MUSCLE_LABELS
 from mskbench.tasks.phantoms import prepare_phantom
 
+from helpers import file_hashes
+
 TASK = get_task("lumbar_paraspinal")
 SIZE = 96
-
-
-def file_hashes(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

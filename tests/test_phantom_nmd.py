@@ -3,9 +3,6 @@ in the ways the seed found real data hard (fading boundaries as fat infiltrates)
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,15 +23,9 @@ from mskbench.tasks.nmd.limb import (
 )
 from mskbench.tasks.phantoms import mr, prepare_phantom
 
+from helpers import file_hashes
+
 THIGH = get_task("nmd_thigh")
-
-
-def file_hashes(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_differs(smoke_thigh, tmp_path):

@@ -5,7 +5,6 @@ off the image as the rater does."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -37,17 +36,11 @@ from mskbench.tasks.shoulder.phantom import (
 from mskbench.tasks.shoulder.spec import SEED_GRADE_COUNTS
 from mskbench.tasks.shoulder.yview import GRADE_CUTS, allocate
 
+from helpers import file_hashes
+
 TASK = get_task("shoulder_supraspinatus")
 SMOKE = TASK.profile("smoke").phantom
 SIZE = 96
-
-
-def file_hashes(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

@@ -51,17 +51,20 @@ def _training_crops(
 
 
 def _fit_classifier(
-    train: CaseSet, val: CaseSet, ctx: FitContext, mask_of: Any, lr: float, identity: dict
-) -> tuple[CropClassifier, Any]:
-    """VGG-19 trained on the crops that ``mask_of(case)`` gives (checkpoints under
-    ``work_dir/vgg19``); ``identity`` keys the resumable checkpoint."""
+    classifier: CropClassifier,
+    train: CaseSet,
+    val: CaseSet,
+    ctx: FitContext,
+    mask_of: Any,
+    identity: dict[str, Any],
+) -> Any:
+    """Train ``classifier`` on the crops that ``mask_of(case)`` gives (checkpoints under
+    ``work_dir/vgg19``); ``identity`` and the training ids key the resumable checkpoint."""
     train_x, train_y, ids = _training_crops(train, ctx, mask_of)
     val_x, val_y, _ = _training_crops(val, ctx, mask_of)
-    classifier = CropClassifier(lr, identity["batch_size"])
-    result = classifier.fit(
+    return classifier.fit(
         (train_x, train_y), (val_x, val_y), ctx, ctx.work_dir / "vgg19", {**identity, "train": ids}
     )
-    return classifier, result
 
 
 def _report(results: list[Any], ctx: FitContext) -> FitReport:
@@ -94,7 +97,8 @@ class ShoulderVgg19RefRoi:
             return case.label > 0
 
         identity = {"model": "vgg19_refroi", **self.get_params(), "seed": ctx.seed}
-        self.classifier_, result = _fit_classifier(train, val, ctx, reference, self.lr, identity)
+        self.classifier_ = CropClassifier(self.lr, self.batch_size)
+        result = _fit_classifier(self.classifier_, train, val, ctx, reference, identity)
         self.size_ = ctx.size
         return _report([result], ctx)
 
@@ -127,9 +131,8 @@ class ShoulderUnetVgg19:
             return self.segmenter_.predict(case, seg_ctx).label > 0
 
         identity = {"model": "unet_vgg19", **self.get_params(), "seed": ctx.seed}
-        self.classifier_, result = _fit_classifier(
-            train, val, ctx, predicted, self.cls_lr, identity
-        )
+        self.classifier_ = CropClassifier(self.cls_lr, self.batch_size)
+        result = _fit_classifier(self.classifier_, train, val, ctx, predicted, identity)
         self.size_ = ctx.size
         report = _report([result], ctx)
         return replace(report, epochs=(seg_report.epochs or 0) + result.epochs)
