@@ -631,6 +631,167 @@ class _RunProgress:
         return self.progress.__exit__(*exc)
 
 
+def _names(value: str, option: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    if not names:
+        raise _bad_input(f"{option} {value!r} names nothing; give comma-separated names")
+    return names
+
+
+@app.command("sweep")
+def sweep_command(
+    tasks: Annotated[
+        str, typer.Option("--tasks", help="Comma-separated tasks, e.g. nmd_thigh,nmd_leg.")
+    ],
+    models: Annotated[
+        str,
+        typer.Option("--models", help="Comma-separated models (names or path/to/file.py:Class)."),
+    ],
+    profile: ProfileOption = "quick",
+    folds: Annotated[
+        str | None,
+        typer.Option("--folds", help="all | comma-separated folds (default: each profile's)."),
+    ] = None,
+    seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated training seeds.")] = "0",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="Ray cluster to use (ray://head:10001, or auto inside a Ray job); default: "
+            "start a local Ray on this machine.",
+        ),
+    ] = None,
+    local_cpus: Annotated[
+        int | None,
+        typer.Option("--local-cpus", min=1, help="CPUs of the local Ray (default: all)."),
+    ] = None,
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            help="auto: GPUs where the cluster has them; cpu: never; cuda: require them.",
+            **one_of(DEVICES),
+        ),
+    ] = "auto",
+    cpus_per_fold: Annotated[
+        float, typer.Option("--cpus-per-fold", help="CPUs Ray reserves for each fold.")
+    ] = 1.0,
+    gpus_per_fold: Annotated[
+        float,
+        typer.Option(
+            "--gpus-per-fold",
+            help="GPUs per fold where there are GPUs; a fraction (0.25) packs small 2D "
+            "networks on one GPU.",
+        ),
+    ] = 1.0,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries", min=0, help="Times a fold whose worker fails or dies is run again."
+        ),
+    ] = 2,
+    db: DbOption = DEFAULT_DB,
+    data_seed: Annotated[int, typer.Option("--data-seed", help="Seed of the phantoms.")] = 0,
+    max_epochs: Annotated[
+        int | None, typer.Option("--max-epochs", help="Override the profiles' epoch budgets.")
+    ] = None,
+    keep_checkpoints: Annotated[
+        bool, typer.Option("--keep-checkpoints", help="Keep finished folds' checkpoints.")
+    ] = False,
+) -> None:
+    """Run every (task, model, seed, fold) as its own Ray task, on this machine or a
+    cluster; this process alone writes the database, finished folds are skipped, a failed
+    or killed fold is retried (--retries). Needs `pip install 'mskbench[sweep]'`."""
+    _choice(profile, PROFILES, "--profile")
+    _choice(device, DEVICES, "--device")
+    task_names, model_names = _names(tasks, "--tasks"), _names(models, "--models")
+    try:
+        seed_list = tuple(int(s) for s in _names(seeds, "--seeds"))
+    except ValueError as exc:
+        raise _bad_input(f"--seeds {seeds!r} must be comma-separated integers") from exc
+    fold_list = "all" if folds == "all" else _parse_folds(folds)
+    with bad_input_exits():  # unknown names answer before Ray starts
+        from mskbench.harness.models import get_model_card
+
+        for name in task_names:
+            spec = _task(name)
+            for model in model_names:
+                card = get_model_card(model)
+                if not card.supports(spec):
+                    raise _bad_input(
+                        f"model {card.name!r} runs on {card.describe_tasks()}, not on {name!r}"
+                    )
+    from mskbench.harness.sweep import SweepRequest, sweep
+
+    try:
+        request = SweepRequest(
+            tasks=task_names, models=model_names, seeds=seed_list, profile=profile,
+            folds=fold_list, db=db, data_seed=data_seed, max_epochs=max_epochs, device=device,
+            cpus_per_fold=cpus_per_fold, gpus_per_fold=gpus_per_fold, retries=retries,
+            address=address, local_cpus=local_cpus, keep_checkpoints=keep_checkpoints,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise _bad_input(str(exc)) from exc
+    with bad_input_exits():
+        try:
+            with _SweepProgress() as observer:
+                outcome = sweep(request, observer)
+        except (ValueError, RuntimeError) as exc:
+            raise _bad_input(str(exc)) from exc
+    console.print(
+        f"sweep: {outcome.runs} runs ({outcome.runs_skipped} already finished), "
+        f"{outcome.folds_stored} folds stored, {outcome.retried} attempts retried, "
+        f"{len(outcome.folds_failed)} folds failed, in {outcome.wall_time_s:.1f} s → {outcome.db}"
+    )
+    for run_id, fold, error in outcome.folds_failed:
+        err_console.print(f"[bold red]failed:[/] {run_id} fold {fold}: {error}", highlight=False)
+    if outcome.folds_failed:
+        raise typer.Exit(1)
+
+
+class _SweepProgress:
+    """Rich progress for `bench sweep`: folds done of the total, with the time left."""
+
+    def __enter__(self):
+        from rich.progress import TimeRemainingColumn
+
+        from mskbench.harness.sweep import SweepObserver
+
+        progress = _progress()
+        progress.columns = (*progress.columns, TimeRemainingColumn())  # type: ignore[attr-defined]
+        outer = self
+
+        class Observer(SweepObserver):
+            def planned(self, total_folds, runs, runs_skipped):
+                outer.bar = progress.add_task("sweep folds", total=total_folds)
+                progress.console.print(
+                    f"{runs} runs, {runs_skipped} already finished; {total_folds} folds to do"
+                )
+
+            def fold_stored(self, run, fold, wall_time_s):
+                progress.advance(outer.bar)
+                progress.console.print(
+                    f"{run.label} fold {fold}: stored ({wall_time_s:.1f} s)", highlight=False
+                )
+
+            def fold_failed(self, run, fold, error, retrying):
+                then = "retrying" if retrying else "giving up"
+                progress.console.print(
+                    f"{run.label} fold {fold}: failed ({error}); {then}",
+                    markup=False,
+                    highlight=False,
+                )
+                if not retrying:
+                    progress.advance(outer.bar)
+
+        self.progress = progress
+        progress.__enter__()  # type: ignore[attr-defined]
+        return Observer()
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+
 @app.command("score")
 def score_command(
     task: TaskOption,

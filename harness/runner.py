@@ -100,6 +100,19 @@ class RunOutcome:
     db: Path
 
 
+@dataclass
+class FoldResult:
+    """One computed fold, not yet stored: its record, the frames `Store.write_fold` takes,
+    and its private work folder (checkpoints, deleted once the fold is stored)."""
+
+    record: FoldRecord
+    metrics: pd.DataFrame
+    scores: pd.DataFrame
+    predictions: pd.DataFrame
+    attributes: pd.DataFrame
+    work_dir: Path
+
+
 class RunFailed(RuntimeError):
     """A run stopped by an error; the store holds it as failed with the error text."""
 
@@ -241,30 +254,41 @@ class Runner:
             "weights": str(self.request.weights) if self.request.weights else None,
         }
 
-    def run(self) -> RunOutcome:
-        from mskbench.harness.training.runtime import device_name, resolve_device
+    def prepare(
+        self, device: str, device_label: str | None = None
+    ) -> tuple[Dataset, list[int], RunRecord]:
+        """The dataset (checked against the contract), the folds to run and the run's
+        record (its key), for a run on ``device`` (named ``device_label``, default: this
+        machine's name of it); touches neither the store nor a model's weights.
+        `bench sweep` plans its runs with it too."""
+        from mskbench.harness.training.runtime import device_name
 
         request, task = self.request, self.task
-        started = time.perf_counter()
-        device = resolve_device(request.device)
         dataset = Dataset(resolve_data(task, request), task)
         folds = folds_to_run(task, dataset, request)
         config = self._config(self.card.create(**request.overrides))
         record = run_record(
-            task, self.card, request, dataset, config, device, device_name(device), folds
-        )
+            task, self.card, request, dataset, config, device, device_label or device_name(device),
+            folds,
+        )  # fmt: skip
+        return dataset, folds, record
+
+    def run(self) -> RunOutcome:
+        from mskbench.harness.training.runtime import resolve_device
+
+        request = self.request
+        started = time.perf_counter()
+        device = resolve_device(request.device)
+        dataset, folds, record = self.prepare(device)
         run_id, finished = self.store.begin_run(record)
         skipped = [f for f in folds if f in finished] if request.resume else []
         todo = [f for f in folds if f not in skipped]
         self.observer.run_started(run_id, todo, skipped)
-        throughput, peaks = [], []
+        results = []
         try:
             for fold in todo:
-                fold_record = self._run_fold(run_id, dataset, fold, device)
-                if fold_record.train_images_per_s is not None:
-                    throughput.append(fold_record.train_images_per_s)
-                if fold_record.peak_memory_mb is not None:
-                    peaks.append(fold_record.peak_memory_mb)
+                results.append(self.compute_fold(run_id, dataset, fold, device))
+                self.store_fold(run_id, dataset, results[-1])
         except BaseException as exc:
             error = (
                 "interrupted"
@@ -279,16 +303,14 @@ class Runner:
                 raise
             raise RunFailed(f"run {run_id} failed: {error}") from exc
         wall = time.perf_counter() - started
-        self.store.finish_run(
-            run_id,
-            "finished",
-            wall_time_s=wall,
-            train_images_per_s=float(np.mean(throughput)) if throughput else None,
-            peak_memory_mb=max(peaks) if peaks else None,
-        )
+        finish_finished_run(self.store, run_id, wall, [r.record for r in results])
         return RunOutcome(run_id, todo, skipped, wall, Path(request.db))
 
-    def _run_fold(self, run_id: str, dataset: Dataset, fold: int, device: str) -> FoldRecord:
+    def compute_fold(self, run_id: str, dataset: Dataset, fold: int, device: str) -> FoldResult:
+        """Fit a fresh model on ``fold``, predict its test (and external) cases, write the
+        predictions under ``<db folder>/predictions/<run>/fold<k>`` and score them; the
+        store is not touched (`store_fold` writes the result). A `bench sweep` worker runs
+        this on its own machine; only the small result travels back to the driver."""
         request, task = self.request, self.task
         started_at, started = _now(), time.perf_counter()
         split = dataset.fold(fold)
@@ -345,22 +367,49 @@ class Runner:
             n_val=len(val_ids),
             n_test=len(split.test),
         )
-        self.store.write_fold(
-            run_id,
-            record,
-            pd.concat(metrics, ignore_index=True),
+        return FoldResult(
+            record=record,
+            metrics=pd.concat(metrics, ignore_index=True),
             scores=pd.concat(scores, ignore_index=True),
             predictions=pd.DataFrame(predictions, columns=["case_id", "split", "path"]),
             attributes=pd.concat(attributes, ignore_index=True).drop_duplicates(
                 ["case_id", "structure", "attribute"]
             ),
-            data_fingerprint=dataset.fingerprint,
-            replace=not request.resume,
+            work_dir=ctx.work_dir,
         )
-        if not request.keep_checkpoints:
-            remove_work_dir(ctx.work_dir)
-        self.observer.fold_finished(fold, record)
-        return record
+
+    def store_fold(self, run_id: str, dataset: Dataset, result: FoldResult) -> None:
+        """Store a computed fold in one transaction, then delete its checkpoints (unless
+        ``keep_checkpoints``)."""
+        self.store.write_fold(
+            run_id,
+            result.record,
+            result.metrics,
+            scores=result.scores,
+            predictions=result.predictions,
+            attributes=result.attributes,
+            data_fingerprint=dataset.fingerprint,
+            replace=not self.request.resume,
+        )
+        if not self.request.keep_checkpoints:
+            remove_work_dir(result.work_dir)
+        self.observer.fold_finished(result.record.fold, result.record)
+
+
+def finish_finished_run(
+    store: Store, run_id: str, wall_time_s: float, records: list[FoldRecord]
+) -> None:
+    """Mark ``run_id`` finished with its wall time (s) and the mean training throughput
+    (images/s) and the peak memory (MiB) of the folds ``records`` that report them."""
+    throughput = [r.train_images_per_s for r in records if r.train_images_per_s is not None]
+    peaks = [r.peak_memory_mb for r in records if r.peak_memory_mb is not None]
+    store.finish_run(
+        run_id,
+        "finished",
+        wall_time_s=wall_time_s,
+        train_images_per_s=float(np.mean(throughput)) if throughput else None,
+        peak_memory_mb=max(peaks) if peaks else None,
+    )
 
 
 def run(request: RunRequest, observer: RunObserver | None = None) -> RunOutcome:

@@ -390,6 +390,22 @@ class Store:
                 raise InvalidRecordError(f"run {run_id} does not exist in {self.path}")
 
     # -- reading ------------------------------------------------------------------------
+    def run_progress(self, run_key: str) -> tuple[str, list[int], set[int]] | None:
+        """``(run_id, folds planned, folds finished)`` of the run with ``run_key``, read
+        only (a missing database file is no run); None when there is no such run."""
+        if not self.path.exists():
+            return None
+        frame = self.query(
+            "SELECT r.run_id, r.folds_planned, coalesce((SELECT list(f.fold) FROM folds f "
+            "WHERE f.run_id = r.run_id), []) AS finished FROM runs r WHERE r.run_key = ?",
+            [run_key],
+        )
+        if frame.empty:
+            return None
+        row = frame.iloc[0]
+        planned = json.loads(row["folds_planned"]) if row["folds_planned"] else []
+        return str(row["run_id"]), [int(f) for f in planned], {int(f) for f in row["finished"]}
+
     def runs(self, task: str | None = None) -> pd.DataFrame:
         """All runs (of ``task``), oldest first: every ``runs`` column, with ``config``,
         ``packages`` and ``folds_planned`` parsed from JSON, plus ``folds_finished`` (sorted

@@ -1,8 +1,9 @@
 """A fast, torch-free test model: the per-voxel label atlas of the plugin skeleton.
 
-``MSKBENCH_TEST_PAUSE_FOLD=<k>`` makes ``fit`` of fold ``k`` write the file named by
-``MSKBENCH_TEST_MARKER`` and sleep, so a test can kill the process mid-fold (environment
-variables are not hyper-parameters: they do not change the run key).
+``MSKBENCH_TEST_PAUSE_FOLD=<k>`` makes ``fit`` of fold ``k`` write its process id into the
+file named by ``MSKBENCH_TEST_MARKER`` and sleep, so a test can kill the process mid-fold;
+once that file exists the fold runs normally (the retry or the rerun after the kill).
+Environment variables are not hyper-parameters: they do not change the run key.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class Atlas:
 
     def fit(self, train, val, ctx):
         pause = os.environ.get("MSKBENCH_TEST_PAUSE_FOLD")
-        if pause is not None and ctx.work_dir.name == f"fold{pause}":
-            Path(os.environ["MSKBENCH_TEST_MARKER"]).write_text("in fit")
+        marker = Path(os.environ.get("MSKBENCH_TEST_MARKER", ""))
+        if pause is not None and ctx.work_dir.name == f"fold{pause}" and not marker.exists():
+            marker.write_text(str(os.getpid()))
             time.sleep(600)
         counts = np.zeros((len(ctx.task.labels), *self.grid), np.int32)
         for case in train:
