@@ -138,7 +138,8 @@ class SweepObserver:
 def _run_requests(request: SweepRequest) -> list[RunRequest]:
     """One `RunRequest` per (task, model, seed), in that order; each task's phantom is
     prepared here, once, by the driver (workers get its folder), and ``folds="all"``
-    becomes that dataset's fold list."""
+    becomes that dataset's fold list. Paths are made absolute: a worker's current folder
+    is not the driver's."""
     from mskbench.harness.models import is_file_reference
     from mskbench.tasks import get_task
 
@@ -152,12 +153,12 @@ def _run_requests(request: SweepRequest) -> list[RunRequest]:
             for seed in request.seeds:
                 run = RunRequest(
                     task=task, model=model, profile=request.profile, seed=seed,
-                    db=Path(request.db), data_seed=request.data_seed,
+                    db=Path(request.db).expanduser().absolute(), data_seed=request.data_seed,
                     max_epochs=request.max_epochs, keep_checkpoints=request.keep_checkpoints,
                     folds=None if request.folds in (None, ALL_FOLDS) else list(request.folds),
                 )  # fmt: skip
                 if task not in data:
-                    data[task] = resolve_data(get_task(task), run)
+                    data[task] = resolve_data(get_task(task), run).absolute()
                 requests.append(replace(run, data=data[task]))
     return requests
 
@@ -217,7 +218,12 @@ def _start_ray(ray, request: SweepRequest) -> bool:
     if ray.is_initialized():
         return False
     if request.address:
-        ray.init(address=request.address, log_to_driver=False)
+        try:
+            ray.init(address=request.address, log_to_driver=False)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise RuntimeError(
+                f"--address {request.address}: no Ray cluster there ({exc})"
+            ) from exc
     else:
         ray.init(num_cpus=request.local_cpus, include_dashboard=False, log_to_driver=False)
     return True

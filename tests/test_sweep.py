@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from mskbench.harness.sweep import SweepRequest, sweep
 
@@ -155,3 +156,60 @@ def test_a_killed_worker_is_retried_and_a_failing_fold_is_given_up(
     n_test = query(db, "select n_test from folds")[0][0]
     stored = query(db, "select count(distinct case_id) from case_metrics where split = 'test'")
     assert stored[0][0] == n_test > 0
+
+
+class FakeRay:
+    """Stands in for ``ray`` where only the cluster's resources matter."""
+
+    def __init__(self, resources: dict[str, float]) -> None:
+        self.resources = resources
+
+    def cluster_resources(self) -> dict[str, float]:
+        return self.resources
+
+
+def test_folds_ask_for_gpu_fractions_where_the_cluster_has_gpus_and_cpus_otherwise():
+    from mskbench.harness.sweep import _placement
+
+    request = SweepRequest(tasks=("nmd_thigh",), models=("unet2d",), gpus_per_fold=0.25)
+    device, label, resources = _placement(FakeRay({"CPU": 64, "GPU": 8}), request)
+    assert (device, resources) == ("cuda", {"num_cpus": 1.0, "num_gpus": 0.25})
+    assert "0.25 GPU per fold" in label
+    device, _, resources = _placement(FakeRay({"CPU": 2}), request)
+    assert (device, resources) == ("cpu", {"num_cpus": 1.0, "num_gpus": 0})
+    cpu_only = SweepRequest(tasks=("nmd_thigh",), models=("unet2d",), device="cpu")
+    assert _placement(FakeRay({"CPU": 64, "GPU": 8}), cpu_only)[0] == "cpu"
+    needs_gpu = SweepRequest(tasks=("nmd_thigh",), models=("unet2d",), device="cuda")
+    with pytest.raises(RuntimeError, match="no GPU"):
+        _placement(FakeRay({"CPU": 2}), needs_gpu)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("gpus_per_fold", 0.0, "gpus-per-fold"),
+        ("gpus_per_fold", 1.5, "gpus-per-fold"),
+        ("cpus_per_fold", 0.0, "cpus-per-fold"),
+        ("retries", -1, "retries"),
+        ("device", "tpu", "device"),
+        ("tasks", (), "at least one task"),
+    ],
+)
+def test_a_sweep_request_out_of_range_is_refused(field, value, message):
+    fields = {"tasks": ("nmd_thigh",), "models": ("unet2d",), field: value}
+    with pytest.raises(ValueError, match=message):
+        SweepRequest(**fields)
+
+
+def test_bad_sweep_options_exit_2_before_ray_starts(tmp_path):
+    db = tmp_path / "x.duckdb"
+    for extra, message in [
+        (("--tasks", "nope", "--models", "unet2d"), "unknown task"),
+        (("--tasks", "lumbar_paraspinal", "--models", "unet3d"), "not on 'lumbar_paraspinal'"),
+        (("--tasks", "nmd_thigh", "--models", "unet2d", "--seeds", "a"), "--seeds"),
+        (("--tasks", "nmd_thigh", "--models", "unet2d", "--gpus-per-fold", "0"), "gpus-per"),
+    ]:
+        result = bench("sweep", *extra, "--profile", "smoke", "--db", str(db), timeout=120)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert message in result.stderr
+    assert not db.exists()
