@@ -255,16 +255,17 @@ class Runner:
         }
 
     def prepare(
-        self, device: str, device_label: str | None = None
+        self, device: str, device_label: str | None = None, dataset: Dataset | None = None
     ) -> tuple[Dataset, list[int], RunRecord]:
-        """The dataset (checked against the contract), the folds to run and the run's
-        record (its key), for a run on ``device`` (named ``device_label``, default: this
-        machine's name of it); touches neither the store nor a model's weights.
-        `bench sweep` plans its runs with it too."""
+        """The dataset (checked against the contract, unless an already checked one of the
+        request's data is given), the folds to run and the run's record (its key), for a
+        run on ``device`` (named ``device_label``, default: this machine's name of it);
+        touches neither the store nor a model's weights. `bench sweep` plans with it too."""
         from mskbench.harness.training.runtime import device_name
 
         request, task = self.request, self.task
-        dataset = Dataset(resolve_data(task, request), task)
+        if dataset is None:
+            dataset = Dataset(resolve_data(task, request), task)
         folds = folds_to_run(task, dataset, request)
         config = self._config(self.card.create(**request.overrides))
         record = run_record(

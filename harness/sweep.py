@@ -170,13 +170,16 @@ def plan(request: SweepRequest) -> list[PlannedRun]:
     starts. The records' device is filled in once the cluster is known (it is not part of
     a run's key)."""
     runs = []
+    datasets: dict[str, Dataset] = {}  # each task's data is checked once
     for run_request in _run_requests(request):
         runner = Runner(run_request)
+        if run_request.task not in datasets:
+            datasets[run_request.task] = Dataset(run_request.data, runner.task)
+        dataset = datasets[run_request.task]
         if request.folds == ALL_FOLDS:
-            dataset = Dataset(run_request.data, runner.task)
             folds = [f.index for f in dataset.splits.folds]
             runner = Runner(replace(run_request, folds=folds))
-        dataset, folds, record = runner.prepare("cpu", device_label="not placed yet")
+        dataset, folds, record = runner.prepare("cpu", "not placed yet", dataset)
         progress = runner.store.run_progress(record.run_key)
         finished = progress[2] if progress is not None else set()
         todo = [f for f in folds if f not in finished]
@@ -291,9 +294,11 @@ def _drive(
         attempts[ref] = (run, fold, attempt)
 
     for run in runs:
-        run.run_id, _ = run.runner.store.begin_run(run.record)
+        run.run_id, finished = run.runner.store.begin_run(run.record)
+        run.todo = [f for f in run.todo if f not in finished]  # another process was quicker
         for fold in run.todo:
             submit(run, fold, 1)
+        _finish_if_resolved(run, started)
     retried, stored = 0, 0
     try:
         while attempts:
