@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+#: Prefixes of the lines the parent reads (the trainer prints the epoch lines).
+EPOCH_MARKER = "MSKBENCH_EPOCH "
 SUMMARY_MARKER = "MSKBENCH_SUMMARY "
 ERROR_MARKER = "MSKBENCH_ERROR "
 PREPROCESSED = ".mskbench_preprocessed_{configuration}"

@@ -60,6 +60,23 @@ LOG_TAIL = 40
 INSTALL_HINT = "pip install 'mskbench[nnunet]'"
 
 
+#: What a job's result depends on; the rest (processes, device) may differ on resuming.
+JOB_IDENTITY = (
+    "task",
+    "dataset_name",
+    "configuration",
+    "epochs",
+    "iterations_per_epoch",
+    "val_iterations_per_epoch",
+    "seed",
+    "splits",
+)
+
+
+def _identity(job: dict[str, Any]) -> dict[str, Any]:
+    return {key: job.get(key) for key in JOB_IDENTITY}
+
+
 def require_nnunetv2() -> None:
     """Raise ModuleNotFoundError with the install command when nnunetv2 is missing."""
     if importlib.util.find_spec("nnunetv2") is None:
@@ -162,7 +179,6 @@ class NnUNet:
     def _job(self, train: CaseSet, val: CaseSet, ctx: FitContext) -> dict[str, Any]:
         from mskbench.baselines.nnunet.driver import AUGMENTATION_PROCESSES
 
-        val_ids = list(val.case_ids) or list(train.case_ids)  # nnU-Net needs cases to monitor
         processes = max(1, min(4, (os.cpu_count() or 2) // 2))
         cpu = not str(ctx.device).startswith("cuda")
         user_da = os.environ.get(AUGMENTATION_PROCESSES)
@@ -177,7 +193,7 @@ class NnUNet:
             "processes": processes,
             # single-threaded augmentation on the CPU (workers would compete with training)
             "augmentation_processes": int(user_da) if user_da else (0 if cpu else None),
-            "splits": raw.single_fold_splits(train.case_ids, val_ids),
+            "splits": raw.single_fold_splits(train.case_ids, val.case_ids),
         }
 
     def _environment(self, ctx: FitContext) -> dict[str, str]:
@@ -202,8 +218,8 @@ class NnUNet:
         work.mkdir(parents=True, exist_ok=True)
         job = self._job(train, val, ctx)
         job_file = work / "nnunet_job.json"
-        if job_file.is_file() and json.loads(job_file.read_text()) != job:
-            # another job's folders (other cases or schedule): start over
+        if job_file.is_file() and _identity(json.loads(job_file.read_text())) != _identity(job):
+            # another job's folders (other cases, schedule or seed): start over
             for folder in self.folders(ctx).values():
                 shutil.rmtree(folder, ignore_errors=True)
             (work / "nnunet_summary.json").unlink(missing_ok=True)
@@ -228,12 +244,15 @@ class NnUNet:
             peak_memory_mb=summary.get("peak_memory_mb"),
         )
 
+    def _command(self, job_file: Path, ctx: FitContext) -> list[str]:
+        """The driver's command line (this interpreter, so the same packages)."""
+        return [sys.executable, "-m", "mskbench.baselines.nnunet.driver", str(job_file)]
+
     def _run_driver(self, job_file: Path, ctx: FitContext) -> dict[str, Any]:
-        from mskbench.baselines.nnunet.driver import ERROR_MARKER, SUMMARY_MARKER
-        from mskbench.baselines.nnunet.trainer import EPOCH_MARKER
+        from mskbench.baselines.nnunet.driver import EPOCH_MARKER, ERROR_MARKER, SUMMARY_MARKER
 
         log_path = Path(ctx.work_dir) / "nnunet.log"
-        command = [sys.executable, "-m", "mskbench.baselines.nnunet.driver", str(job_file)]
+        command = self._command(job_file, ctx)
         tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
         summary: dict[str, Any] = {}
         error = None

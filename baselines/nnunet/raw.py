@@ -78,11 +78,14 @@ def as_volume(
 
 
 def single_fold_splits(train_ids: Sequence[str], val_ids: Sequence[str]) -> list[dict]:
-    """nnU-Net's ``splits_final.json`` with one fold: the fold's train and validation cases."""
+    """nnU-Net's ``splits_final.json`` with one fold: the fold's train and validation cases.
+    Without validation cases (a task with no validation fraction) nnU-Net monitors the
+    training cases: it needs some, and they pick nothing (predictions use the final
+    checkpoint)."""
     overlap = sorted(set(train_ids) & set(val_ids))
     if overlap:
         raise ValueError(f"nnunet: cases {overlap} are both training and validation cases")
-    return [{"train": list(train_ids), "val": list(val_ids)}]
+    return [{"train": list(train_ids), "val": list(val_ids) or list(train_ids)}]
 
 
 def dataset_json(task: TaskSpec, n_training: int) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import time
 import numpy as np
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
-EPOCH_MARKER = "MSKBENCH_EPOCH "
+from mskbench.baselines.nnunet.driver import EPOCH_MARKER
 
 
 def _number(value) -> float | None:
