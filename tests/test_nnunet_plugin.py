@@ -5,8 +5,10 @@ resuming, failures, and a card that imports neither torch nor nnunetv2."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -71,6 +73,8 @@ def test_bad_hyperparameters_are_refused_when_the_model_is_made():
         NnUNet(configuration="3d_lowres")
     with pytest.raises(ValueError, match="iterations_per_epoch must be a positive integer"):
         NnUNet(iterations_per_epoch=0)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        NnUNet(batch_size=0)
 
 
 # -- the raw dataset --------------------------------------------------------------------------
@@ -205,6 +209,10 @@ def test_a_second_fit_with_checkpoint_final_present_does_not_train_again(
     assert job["splits"] == [{"train": train, "val": val}]
     assert (job["epochs"], job["iterations_per_epoch"], job["device"]) == (2, 3, "cpu")
     assert job["augmentation_processes"] == 0  # single-threaded augmentation on the CPU
+    monkeypatch.delenv("nnUNet_compile", raising=False)  # a user's own setting would win
+    env = NnUNet()._environment(ctx)
+    assert env["nnUNet_results"] == str((tmp_path / "fold0" / "nnUNet_results").resolve())
+    assert env["nnUNet_compile"] == "f" and env["MSKBENCH_PARENT_PID"] == str(os.getpid())
     log = (tmp_path / "fold0" / "nnunet.log").read_text()
     assert "MSKBENCH_SUMMARY" in log
     # the same fit again (a resumed run): checkpoint_final.pth is there, nothing runs
@@ -229,6 +237,7 @@ def test_the_paper_size_runs_nnunets_own_schedule(smoke_thigh, tmp_path):
     )
     quick = model.schedule(context(TASK, tmp_path, profile="quick"))
     assert (quick["epochs"], quick["iterations_per_epoch"]) == (30, 7)
+    assert "batch_size" not in model.schedule(paper)  # the paper size keeps nnU-Net's plans
 
 
 def test_a_failing_nnunet_raises_with_the_end_of_its_log(smoke_thigh, tmp_path, monkeypatch):
@@ -282,3 +291,35 @@ def test_bench_run_trains_and_scores_nnunet_on_the_smoke_profile(smoke_thigh, tm
     assert len(rows) == len(test) * len(task.structure_names)
     assert all(0.0 <= r[2] <= 1.0 for r in rows)  # a missed structure scores 0, not NaN
     assert not (tmp_path / "work").exists()  # checkpoints dropped once the fold is stored
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_the_driver_stops_when_the_harness_process_is_killed(tmp_path):
+    """A killed ``bench run`` (SIGKILL: no clean-up runs) must not leave nnU-Net training."""
+    child = (
+        "import time\n"
+        "from mskbench.baselines.nnunet.driver import exit_with_parent\n"
+        "exit_with_parent(0.1)\n"
+        "time.sleep(60)\n"
+    )
+    parent = (
+        "import os, subprocess, sys\n"
+        "env = {**os.environ, 'MSKBENCH_PARENT_PID': str(os.getpid())}  # as NnUNet.fit sets it\n"
+        f"p = subprocess.Popen([sys.executable, '-c', {child!r}], env=env)\n"
+        "print(p.pid, flush=True)\n"
+        "os._exit(0)  # gone without waiting, like a killed process\n"
+    )
+    out = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, timeout=60)
+    pid = int(out.stdout.split()[0])
+
+    def alive() -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + 20
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive()

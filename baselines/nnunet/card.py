@@ -48,6 +48,7 @@ NNUNET = ModelCard(
         "iterations_per_epoch": 3,
         "val_iterations_per_epoch": 1,
         "mirroring": False,
+        "batch_size": None,
     },
     citation=CITATION,
     details={

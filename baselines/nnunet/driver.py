@@ -40,6 +40,8 @@ DEFAULT_PLANS = "nnUNetPlans"
 TRAINER = "nnUNetTrainerMskbench"
 #: nnU-Net's environment variable for its augmentation worker processes (0: in-process).
 AUGMENTATION_PROCESSES = "nnUNet_n_proc_DA"
+#: The harness process's id, which the driver watches (`exit_with_parent`).
+PARENT_PID = "MSKBENCH_PARENT_PID"
 
 
 def trainer_folder(configuration: str) -> str:
@@ -131,6 +133,8 @@ def train(job: dict[str, Any], preprocessed: Path) -> dict[str, Any]:
     )
     latest = output / "fold_0" / "checkpoint_latest.pth"
     plans["continue_training"] = latest.is_file()  # what nnU-Net's own --c would pass
+    if job.get("batch_size"):  # the small size's override of the planned batch size
+        plans["configurations"][job["configuration"]]["batch_size"] = job["batch_size"]
     trainer = nnUNetTrainerMskbench(
         plans=plans,
         configuration=job["configuration"],
@@ -168,11 +172,31 @@ def train(job: dict[str, Any], preprocessed: Path) -> dict[str, Any]:
     }
 
 
+def exit_with_parent(interval_s: float = 2.0) -> None:
+    """End this process when the process that started it is gone: a ``bench run`` killed
+    outright (SIGKILL, SIGTERM) runs no clean-up, and nnU-Net must not train on alone. The
+    parent names itself in ``MSKBENCH_PARENT_PID`` (so a parent gone before this line runs
+    is noticed too)."""
+    import threading
+
+    parent = int(os.environ.get(PARENT_PID, 0)) or os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                print("the harness process is gone; stopping", flush=True)
+                os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m mskbench.baselines.nnunet.driver JOB.json", file=sys.stderr)
         return 2
+    exit_with_parent()
     job = json.loads(Path(argv[0]).read_text())
     started = time.perf_counter()
     seed_everything(job["seed"])

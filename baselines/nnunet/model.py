@@ -68,6 +68,7 @@ JOB_IDENTITY = (
     "epochs",
     "iterations_per_epoch",
     "val_iterations_per_epoch",
+    "batch_size",
     "seed",
     "splits",
 )
@@ -105,6 +106,7 @@ class NnUNet:
         iterations_per_epoch: int = SMALL_ITERATIONS,
         val_iterations_per_epoch: int = SMALL_VAL_ITERATIONS,
         mirroring: bool = False,
+        batch_size: int | None = None,
     ) -> None:
         if configuration not in CONFIGURATIONS:
             raise ValueError(
@@ -119,7 +121,12 @@ class NnUNet:
         self.configuration = configuration
         self.iterations_per_epoch = iterations_per_epoch
         self.val_iterations_per_epoch = val_iterations_per_epoch
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
+            raise ValueError(f"nnunet: batch_size must be a positive integer, got {batch_size!r}")
         self.mirroring = bool(mirroring)
+        self.batch_size = batch_size
         self._predictor = None
 
     def get_params(self) -> dict[str, Any]:
@@ -128,6 +135,7 @@ class NnUNet:
             "iterations_per_epoch": self.iterations_per_epoch,
             "val_iterations_per_epoch": self.val_iterations_per_epoch,
             "mirroring": self.mirroring,
+            "batch_size": self.batch_size,
         }
 
     # -- schedule and folders -----------------------------------------------------------
@@ -146,6 +154,7 @@ class NnUNet:
             "epochs": ctx.epochs,
             "iterations_per_epoch": self.iterations_per_epoch,
             "val_iterations_per_epoch": self.val_iterations_per_epoch,
+            "batch_size": self.batch_size,
             "save_every": 5,
         }
 
@@ -197,11 +206,14 @@ class NnUNet:
         }
 
     def _environment(self, ctx: FitContext) -> dict[str, str]:
+        from mskbench.baselines.nnunet.driver import PARENT_PID
+
         env = dict(os.environ)
         for name, folder in self.folders(ctx).items():
             folder.mkdir(parents=True, exist_ok=True)
             env[name] = str(folder.resolve())
         env["PYTHONUNBUFFERED"] = "1"
+        env[PARENT_PID] = str(os.getpid())
         device = str(ctx.device)
         if device.startswith("cuda:"):  # nnU-Net trains on cuda:0 of what it sees
             env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
