@@ -97,7 +97,9 @@ class NnUNet:
     Hyper-parameters: ``configuration`` (``2d``, or ``3d_fullres`` for 3D tasks);
     ``iterations_per_epoch`` / ``val_iterations_per_epoch`` (training / validation batches
     per epoch at the small size; the paper size uses nnU-Net's 250 / 50); ``mirroring``
-    (test-time mirroring at the small size; always on at the paper size, as in nnU-Net).
+    (test-time mirroring at the small size; always on at the paper size, as in nnU-Net);
+    ``batch_size`` (small size only: replaces the planned batch size in the plans this fold
+    trains with; None keeps nnU-Net's).
     """
 
     def __init__(
