@@ -74,6 +74,7 @@ def test_the_wheel_holds_only_the_mskbench_namespace(tmp_path: Path):
         "mskbench/harness/cli.py",
         "mskbench/tasks/nmd/spec.py",
         "mskbench/baselines/cards.py",
+        "mskbench/baselines/nnunet/driver.py",  # run as python -m mskbench.baselines.nnunet.driver
         "mskbench/leaderboard/app.py",
         "mskbench/harness/templates/plugin/model.py.tmpl",
     ):
@@ -82,3 +83,4 @@ def test_the_wheel_holds_only_the_mskbench_namespace(tmp_path: Path):
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "bench = mskbench.harness.cli:main" in text
     assert "unet2d = mskbench.baselines.cards:UNET2D" in text
+    assert "nnunet = mskbench.baselines.nnunet.card:NNUNET" in text
