@@ -45,9 +45,12 @@ class Background:
 def timed_run(task: str, model: str, profile: str, folds: list[int], epochs, db: Path) -> float:
     from mskbench.harness.runner import RunRequest, run
 
+    request = RunRequest(
+        task=task, model=model, profile=profile, folds=folds, device="cpu", max_epochs=epochs,
+        db=db,
+    )  # fmt: skip
     start = time.perf_counter()
-    run(RunRequest(task=task, model=model, profile=profile, folds=folds, device="cpu",
-                   max_epochs=epochs, db=db))  # fmt: skip
+    run(request)
     return time.perf_counter() - start
 
 
@@ -56,12 +59,12 @@ def timed_sweep(
 ) -> float:
     from mskbench.harness.sweep import SweepRequest, sweep
 
+    request = SweepRequest(
+        tasks=(task,), models=(model,), profile=profile, folds=folds, db=db, max_epochs=epochs,
+        device="cpu", cpus_per_fold=cpus_per_fold, local_cpus=os.cpu_count(),
+    )  # fmt: skip
     start = time.perf_counter()
-    outcome = sweep(
-        SweepRequest(tasks=(task,), models=(model,), profile=profile, folds=folds, db=db,
-                     max_epochs=epochs, device="cpu", cpus_per_fold=cpus_per_fold,
-                     local_cpus=os.cpu_count())  # fmt: skip
-    )
+    outcome = sweep(request)
     if outcome.folds_failed:
         raise SystemExit(f"sweep failed: {outcome.folds_failed}")
     return time.perf_counter() - start
