@@ -69,6 +69,17 @@ def _set_augmentation_processes(value: int | None) -> None:
         os.environ[AUGMENTATION_PROCESSES] = str(value)
 
 
+def _quiet(function) -> dict[str, bool]:
+    """``show_progress_bar=False`` where nnU-Net's function takes it (newer versions)."""
+    import inspect
+
+    return (
+        {"show_progress_bar": False}
+        if "show_progress_bar" in inspect.signature(function).parameters
+        else {}
+    )
+
+
 def prepare(job: dict[str, Any]) -> Path:
     """Fingerprint, plan and preprocess (once); returns the preprocessed dataset folder."""
     from nnunetv2.experiment_planning.plan_and_preprocess_api import (
@@ -92,7 +103,7 @@ def prepare(job: dict[str, Any]) -> Path:
             check_dataset_integrity=True,
             clean=True,
             verbose=False,
-            show_progress_bar=False,
+            **_quiet(extract_fingerprint_dataset),
         )
         plan_experiment_dataset(job["dataset_id"])
         plans = json.loads((folder / f"{DEFAULT_PLANS}.json").read_text())
@@ -108,7 +119,7 @@ def prepare(job: dict[str, Any]) -> Path:
             configurations=[configuration],
             num_processes=[processes],
             verbose=False,
-            show_progress_bar=False,
+            **_quiet(preprocess_dataset),
         )
         done.write_text(configuration + "\n")
     # after planning (which may copy a splits file of its own), before training
