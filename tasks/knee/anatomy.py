@@ -201,8 +201,9 @@ def _menisci(out, u, v, w, s: Shape, f: Findings) -> None:
         if side in f.degeneration:
             mid = (r_in + 0.65 * (r_out - r_in)) * k
             blob = _ellipsoid(u, dv, dw, (1.0 * k, mid * 0.9, -mid * 0.3 * np.sign(cw)),
-                              (height.max() * 0.22 * k + 0.5, 4 * k, 4 * k))  # fmt: skip
-            inner = wedge & (np.abs(u - 1.0 * k) < height * k / 2 - 1.2)
+                              (2.0 * k, 7 * k, 7 * k))  # fmt: skip
+            inner = wedge & (np.abs(u - 1.0 * k) < height * k / 2 - 1.5)
+            inner &= (r > r_in + 3.0) & (r < r_out - 2.0)  # never reaches a surface
             out[(blob < 1) & inner] = Tissue.DEGENERATION
         for tear in f.tears:
             if tear.side != side:

@@ -88,16 +88,23 @@ def _latent_axes(voxel_mm: float) -> np.ndarray:
     return ((np.arange(n) + 0.5) * voxel_mm - FOV_MM / 2).astype(np.float32)
 
 
-def latent_tissues(plan: ExamPlan, voxel_mm: float, rng: np.random.Generator) -> np.ndarray:
-    """The exam's tissue volume on the latent grid, posed and (left knee) mirrored."""
+def posed_coordinates(
+    voxel_mm: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Knee coordinates ``(u, v, w)`` (mm) of each latent voxel: a random rotation within
+    ±6° about each axis and a shift within ±6 mm."""
     x = _latent_axes(voxel_mm)
     grid = np.stack(np.meshgrid(x, x, x, indexing="ij"), axis=-1).reshape(-1, 3)
     pose = Rotation.from_euler("xyz", rng.uniform(-6, 6, 3), degrees=True).as_matrix()
     points = (grid - rng.uniform(-6, 6, 3).astype(np.float32)) @ pose.astype(np.float32)
     u, v, w = (points[:, i].reshape(len(x), len(x), len(x)) for i in range(3))
-    if plan.left:
-        w = -w
-    return knee_volume(u, v, w, plan.shape, plan.findings)
+    return u, v, w
+
+
+def latent_tissues(plan: ExamPlan, voxel_mm: float, rng: np.random.Generator) -> np.ndarray:
+    """The exam's tissue volume on the latent grid, posed and (left knee) mirrored in w."""
+    u, v, w = posed_coordinates(voxel_mm, rng)
+    return knee_volume(u, v, -w if plan.left else w, plan.shape, plan.findings)
 
 
 def render_plane(
