@@ -127,11 +127,11 @@ def _profiles() -> dict[str, ProfileSpec]:
         ),
         "quick": ProfileSpec(
             "quick",
-            "2-core CPU: 240 train + 120 valid (the seed's test composition) + 40 external "
-            "exams, 12-20 slices per plane, latent knee at 1.25 mm, ≤ 8 epochs",
-            phantom=phantom(240, 120, 40, (12, 20), 1.25),
+            "2-core CPU: 200 train + 120 valid (the seed's test composition) + 40 external "
+            "exams, 10-16 slices per plane, latent knee at 1.25 mm, ≤ 6 epochs",
+            phantom=phantom(200, 120, 40, (10, 16), 1.25),
             folds=(0,),
-            max_epochs=8,
+            max_epochs=6,
             patience=3,
         ),
         "paper": ProfileSpec(
@@ -166,5 +166,6 @@ KNEE_MRNET = TaskSpec(
     published=_published(),
     phantom="mskbench.tasks.knee.phantom:generate",
     profiles=_profiles(),
+    tables="mskbench.tasks.knee.tables:tables",
     data_layout="mrnet",
 )
