@@ -44,7 +44,7 @@ def build_mrnet(root: Path, n_train: int = 8, n_valid: int = 4, slices: int = 3)
         for i in range(n):
             case_id = f"{case:04d}"
             acl, meniscus = i % 2, (i // 2) % 2
-            abnormal = int(acl or meniscus or i % 3 == 0)
+            abnormal = int(acl or meniscus or case % 5 == 0)
             for label, value in zip(LABELS, (abnormal, acl, meniscus), strict=True):
                 rows[label].append(f"{case_id},{value}")
             for plane in PLANES:
@@ -255,3 +255,24 @@ def test_a_missing_split_is_reported_and_run_refuses(copy, tmp_path):
 def test_a_dataset_json_keeps_the_contract_layout(copy):
     (copy / "dataset.json").write_text("{}")
     assert not isinstance(Dataset.__new__(Dataset, copy, TASK), MrnetDataset)
+
+
+def test_the_leaderboard_draws_an_roc_chart_per_label(mrnet, tmp_path, monkeypatch):
+    import sys
+
+    from streamlit.testing.v1 import AppTest
+    from test_leaderboard_app import APP, TIMEOUT_S, texts
+
+    db = tmp_path / "r.duckdb"
+    args = ["run", "--task", "knee_mrnet", "--model", "mrnet_intensity_lr", "--data", str(mrnet),
+            "--profile", "smoke", "--db", str(db)]  # fmt: skip
+    assert runner.invoke(app, args, catch_exceptions=False).exit_code == 0
+    monkeypatch.setattr(sys, "argv", ["app.py", "--db", str(db)])
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.session_state["task"] = "knee_mrnet"
+    at.session_state["page"] = "Overview"
+    at.run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert all(f"{label} (binary)" in shown for label in LABELS)
+    assert len(at.get("vega_lite_chart")) == 2 * len(LABELS)  # ROC + confusion per label
