@@ -276,3 +276,10 @@ def test_the_leaderboard_draws_an_roc_chart_per_label(mrnet, tmp_path, monkeypat
     shown = texts(at)
     assert all(f"{label} (binary)" in shown for label in LABELS)
     assert len(at.get("vega_lite_chart")) == 2 * len(LABELS)  # ROC + confusion per label
+
+
+def test_bench_data_split_refuses_a_predefined_split(mrnet):
+    result = runner.invoke(app, ["data", "split", str(mrnet), "--task", "knee_mrnet"])
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "predefined" in result.output
+    assert not (mrnet / "splits.json").exists()
