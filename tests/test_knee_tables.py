@@ -78,9 +78,8 @@ def test_multiview_is_compared_with_the_best_single_view(scores, truth):
     assert list(table["label"]) == list(LABELS)
     for _, row in table.iterrows():
         multi = scores[(scores["model"] == "mrnet_resnet18") & (scores["target"] == row["label"])]
-        assert row["auroc_multi"] == pytest.approx(
-            roc_auc_score(truth[row["label"]], multi["score"])
-        )
+        expected = roc_auc_score(truth[row["label"]], multi["score"])
+        assert row["auroc_multi"] == pytest.approx(expected, abs=5e-5)  # rounded to 4 places
         assert 0.0 <= row["p_delong"] <= 1.0 and row["n"] == 120
     assert (table["auroc_multi"] > table["auroc_single"]).all()
 

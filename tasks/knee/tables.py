@@ -92,7 +92,7 @@ def table_one(task: TaskSpec, results: StoredResults) -> pd.DataFrame:
             ["model", "label"], key=lambda c: c.map(order) if c.name == "label" else c
         )
     table = pd.concat([ours, theirs], ignore_index=True).reindex(columns=columns)
-    return table.round(dict.fromkeys(TABLE_METRICS, 4))
+    return table.round(dict.fromkeys(TABLE_METRICS, 4)).astype({"n": "Int64"})
 
 
 def multiview_vs_single(task: TaskSpec, scores: pd.DataFrame) -> pd.DataFrame:
@@ -122,8 +122,9 @@ def multiview_vs_single(task: TaskSpec, scores: pd.DataFrame) -> pd.DataFrame:
             except ValueError:  # fewer than two positives or negatives
                 row |= {"auroc_multi": np.nan, "auroc_single": np.nan, "p_delong": np.nan}
             rows.append(row)
-    return pd.DataFrame(rows, columns=["network", "best_single_view", "label", "auroc_multi",
-                                       "auroc_single", "p_delong", "n"])  # fmt: skip
+    table = pd.DataFrame(rows, columns=["network", "best_single_view", "label", "auroc_multi",
+                                        "auroc_single", "p_delong", "n"])  # fmt: skip
+    return table.round({"auroc_multi": 4, "auroc_single": 4, "p_delong": 4})
 
 
 def tables(task: TaskSpec, results: StoredResults) -> dict[str, pd.DataFrame]:
