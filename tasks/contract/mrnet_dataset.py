@@ -16,7 +16,6 @@ from mskbench.tasks.contract.dataset import Dataset
 from mskbench.tasks.contract.imageio import Grid
 from mskbench.tasks.contract.layout import Layout
 from mskbench.tasks.contract.mrnet import (
-    PLANES,
     VOLUME,
     MrnetIndex,
     index_mrnet,
@@ -70,7 +69,7 @@ class MrnetDataset(Dataset):
         if case_id not in self.cases.index:
             raise KeyError(f"case {case_id!r} is not in {self.root}'s label files")
         images, grids = {}, {}
-        for plane in PLANES:
+        for plane in (s.name for s in self.task.series):  # the task's order
             volume = read_volume(self.index.volume(case_id, plane), VOLUME)
             images[plane] = volume[None].astype(np.float32)
             grids[plane] = nominal_grid(volume.shape)
