@@ -30,6 +30,7 @@ _BUILTIN = {
     "nmd_leg": "mskbench.tasks.nmd.spec:NMD_LEG",
     "lumbar_paraspinal": "mskbench.tasks.lumbar.spec:LUMBAR_PARASPINAL",
     "shoulder_supraspinatus": "mskbench.tasks.shoulder.spec:SHOULDER_SUPRASPINATUS",
+    "knee_mrnet": "mskbench.tasks.knee.spec:KNEE_MRNET",
 }
 ENVIRONMENT_VARIABLE = "MSKBENCH_TASKS"
 

@@ -78,11 +78,13 @@ class SplitProtocol:
 
     ``kfold``: ``n_folds`` folds of subjects; each fold's test set is one group.
     ``holdout``: one train/test split with ``test_fraction`` of subjects held out.
-    In both, cases from ``external_site`` are never in a fold: they form the external
+    ``predefined``: the dataset's own train/test split (MRNet's ``train``/``valid``), read
+    from its layout as one fold 0, never made by `bench data split`.
+    In all, cases from ``external_site`` are never in a fold: they form the external
     test set. ``val_fraction`` of the training subjects is held out for early stopping.
     """
 
-    kind: Literal["kfold", "holdout"]
+    kind: Literal["kfold", "holdout", "predefined"]
     description: str
     n_folds: int = 1
     test_fraction: float = 0.0
@@ -218,7 +220,10 @@ class TaskSpec:
     `mskbench.harness.evaluation` adds to the generic ones. ``tables``: optional
     ``"module:function"``, called as ``tables(task, results)`` with the
     `mskbench.tasks.results.StoredResults` the harness selected, returning the paper's
-    tables (``{title: DataFrame}``).
+    tables (``{title: DataFrame}``). ``data_layout``: the on-disk layout its phantom writes
+    and a dataset folder without dataset.json is read in — ``contract`` (the mskbench
+    layout) or ``mrnet`` (the public MRNet-v1.0 folders as they are,
+    `mskbench.tasks.contract.mrnet`).
     """
 
     name: str
@@ -244,6 +249,7 @@ class TaskSpec:
     summary_ci: Literal["bootstrap", "folds"] = "bootstrap"
     evaluator: str | None = None
     tables: str | None = None
+    data_layout: Literal["contract", "mrnet"] = "contract"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profiles", frozen(self.profiles))
@@ -371,6 +377,11 @@ class TaskSpec:
             raise TaskSpecError(f"{where}: version must be >= 1")
         self._validate_series(where)
         self._validate_targets(where)
+        if self.split.kind == "predefined" and self.data_layout == "contract":
+            raise TaskSpecError(
+                f"{where}: a predefined split is read from a layout that holds one "
+                "(data_layout 'mrnet'); the contract layout's splits are made by bench data split"
+            )
         catalogue = self.catalogue
         clash = sorted({m.name for m in self.task_metrics} & set(METRICS))
         if clash:

@@ -18,6 +18,7 @@ from mskbench.tasks.contract.layout import (
     layout_for,
     read_dataset_json,
 )
+from mskbench.tasks.contract.mrnet import is_mrnet_root
 from mskbench.tasks.contract.nnunet_raw import raw_cases, raw_splits
 from mskbench.tasks.contract.png_dataset import as_label_values
 from mskbench.tasks.contract.safepath import case_id_problem
@@ -39,10 +40,22 @@ class Dataset:
     names (rule ``case-id``) are refused, so no id from cases.csv can become a path
     outside the dataset.
 
+    A folder in the public MRNet layout (a task with ``data_layout="mrnet"``, no
+    dataset.json) is a `mrnet_dataset.MrnetDataset`: same interface.
+
     A plain nnU-Net raw dataset (`nnunet_raw`) may lack cases.csv and splits.json: its
     cases come from its image folders and its splits from splits_final.json or one test
     set; ``splits_source`` says which (``"splits.json"`` otherwise).
     """
+
+    def __new__(cls, root: str | Path, task: TaskSpec, validate: bool = True) -> Dataset:
+        """A `MrnetDataset` for a folder in the public MRNet layout (`mrnet.is_mrnet_root`),
+        else a `Dataset`."""
+        if cls is Dataset and is_mrnet_root(Path(root), task):
+            from mskbench.tasks.contract.mrnet_dataset import MrnetDataset
+
+            return super().__new__(MrnetDataset)
+        return super().__new__(cls)
 
     def __init__(self, root: str | Path, task: TaskSpec, validate: bool = True) -> None:
         self.root = Path(root).resolve()

@@ -110,6 +110,11 @@ def make_splits(task: TaskSpec, cases: pd.DataFrame, seed: int) -> Splits:
     names a stratification column). Deterministic for ``seed``.
     """
     protocol = task.split
+    if protocol.kind == "predefined":
+        raise ContractError(
+            f"task {task.name}'s split is predefined by its data layout ({task.data_layout}); "
+            "there is nothing to make"
+        )
     external_mask = (
         cases["site"].astype(str) == protocol.external_site
         if protocol.external_site

@@ -56,6 +56,10 @@ Rules:
 ``train-test-overlap``    one subject both in the training and the test cases of a fold, or an
                           external case (splits.json's "external") in a fold
 
+A task whose ``data_layout`` is ``mrnet`` is validated in the public MRNet layout when its
+folder has no dataset.json (`mrnet`: its own rules, with these names where they mean the
+same thing).
+
 Validation only reads; it never writes a file.
 """
 
@@ -85,6 +89,7 @@ from mskbench.tasks.contract.layout import (
     layout_for,
     read_dataset_json,
 )
+from mskbench.tasks.contract.mrnet import is_mrnet_root, validate_mrnet
 from mskbench.tasks.contract.nnunet_raw import (
     label_problems,
     plain_dataset_json_problems,
@@ -149,6 +154,8 @@ def validate_dataset(
     ``on_case`` is called with each case id once its files are checked (for progress bars).
     """
     root = Path(root)
+    if is_mrnet_root(root, task):
+        return [Problem(*problem) for problem in validate_mrnet(root, task, on_case)]
     try:
         dataset_json = read_dataset_json(root)
         layout = layout_for(root, dataset_json)

@@ -161,6 +161,11 @@ def create_splits(root: str | Path, task: TaskSpec, seed: int, overwrite: bool =
     checked before anything is written.
     """
     root = Path(root)
+    if task.split.kind == "predefined":
+        raise ContractError(
+            f"{root}: task {task.name}'s split is predefined by its data layout "
+            f"({task.data_layout}); there is no splits.json to make"
+        )
     problems = validate_dataset(root, task, require_splits=False)
     problems = [p for p in problems if not p.file.startswith("splits")] if overwrite else problems
     if problems:

@@ -5,6 +5,9 @@ version, profile parameters, seed): the same inputs always map to the same folde
 change that alters the data changes the folder. Datasets are written all-or-nothing
 (`tasks.contract.write_dataset`), so an interrupted generation leaves no cache entry.
 
+A task whose ``data_layout`` is ``mrnet`` gets its phantom in the public MRNet layout
+(`mrnet_writer`), its provenance in a hidden file, so one reader serves phantom and real data.
+
 Cache root: ``$MSKBENCH_CACHE`` if set, else ``~/.cache/mskbench``.
 """
 
@@ -18,6 +21,8 @@ from typing import Any
 from mskbench.harness.registry import load_module, load_reference
 from mskbench.tasks.contract.fingerprint import json_sha256
 from mskbench.tasks.contract.layout import ContractError, read_dataset_json
+from mskbench.tasks.contract.mrnet import read_meta
+from mskbench.tasks.contract.mrnet_writer import write_mrnet
 from mskbench.tasks.contract.writer import CaseArrays, write_dataset
 from mskbench.tasks.spec import TaskSpec
 
@@ -83,11 +88,7 @@ def prepare_phantom(
     fingerprint = phantom_fingerprint(task, profile, seed)
     dest = Path(out) if out is not None else default_phantom_dir(task, profile, seed)
     if dest.exists() and any(dest.iterdir()):
-        try:
-            stored = read_dataset_json(dest).get("mskbench", {}).get("phantom", {})
-        except ContractError:
-            stored = {}
-        if stored.get("fingerprint") == fingerprint:
+        if stored_phantom(dest).get("fingerprint") == fingerprint:
             return dest, False
         raise ContractError(
             f"{dest}: exists and is not the {task.name}/{profile}/seed {seed} phantom; "
@@ -95,5 +96,19 @@ def prepare_phantom(
         )
     meta = {"phantom": {**phantom_key(task, profile, seed), "fingerprint": fingerprint}}
     cases = phantom_cases(task, profile, seed)
-    write_dataset(dest, task, cases, split_seed=seed, meta=meta, on_case=on_case)
+    if task.data_layout == "mrnet":
+        write_mrnet(dest, task, cases, meta=meta, on_case=on_case)
+    else:
+        write_dataset(dest, task, cases, split_seed=seed, meta=meta, on_case=on_case)
     return dest, True
+
+
+def stored_phantom(dest: Path) -> dict[str, Any]:
+    """The ``phantom`` block a generated folder carries: in dataset.json's ``mskbench``
+    block, or in an MRNet-layout folder's hidden `mrnet.META_FILE`; empty when none."""
+    try:
+        block = read_dataset_json(dest).get("mskbench", {})
+    except ContractError:
+        block = read_meta(dest)
+    stored = block.get("phantom", {}) if isinstance(block, dict) else {}
+    return stored if isinstance(stored, dict) else {}
