@@ -484,6 +484,29 @@ def _parse_folds(folds: str | None) -> list[int] | None:
         ) from exc
 
 
+def _overrides(settings: list[str], card) -> dict[str, object]:
+    """``--set NAME=VALUE`` options as constructor keyword arguments of ``card``'s model:
+    VALUE parsed as JSON (numbers, true/false, null, lists), else kept as text."""
+    import json
+
+    overrides: dict[str, object] = {}
+    for setting in settings:
+        name, sep, text = setting.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise _bad_input(f"--set {setting!r}: expected NAME=VALUE, e.g. --set lr=0.0001")
+        if name not in card.hyperparameters:
+            known = ", ".join(sorted(card.hyperparameters)) or "none"
+            raise _bad_input(
+                f"--set {name}: not a hyper-parameter of model {card.name!r} (it has: {known})"
+            )
+        try:
+            overrides[name] = json.loads(text)
+        except ValueError:
+            overrides[name] = text
+    return overrides
+
+
 @app.command("run")
 def run_command(
     task: TaskOption,
@@ -541,6 +564,15 @@ def run_command(
             help="Keep each finished fold's checkpoints (under <db folder>/work/<run>/).",
         ),
     ] = False,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Hyper-parameter NAME=VALUE (VALUE read as JSON, else as text), repeatable; "
+            "NAME must be one of the model's (bench list models --verbose). A run with other "
+            "values is another run.",
+        ),
+    ] = None,
 ) -> None:
     """Train and evaluate a model on a task: cross-validation, metrics, DuckDB results."""
     _choice(profile, PROFILES, "--profile")
@@ -552,14 +584,14 @@ def run_command(
         from mskbench.harness.models import get_model_card
 
         _task(task)
-        get_model_card(model)
+        overrides = _overrides(settings or [], get_model_card(model))
     from mskbench.harness.runner import RunFailed, RunRequest, run
     from mskbench.tasks.contract.header import voxel_limit
 
     request = RunRequest(
         task=task, model=model, profile=profile, seed=seed, folds=_parse_folds(folds), device=device, db=db,
         data=data, data_seed=data_seed, resume=resume, max_epochs=max_epochs, weights=weights,
-        keep_checkpoints=keep_checkpoints,
+        keep_checkpoints=keep_checkpoints, overrides=overrides,
     )  # fmt: skip
     with bad_input_exits(), voxel_limit(max_voxels):
         try:

@@ -3,6 +3,7 @@ failed runs recorded, and `bench results` printing the summary."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -206,3 +207,27 @@ def test_results_prints_every_format(smoke_thigh, tmp_path):
         assert probe in result.output and "atlas" in result.output.lower()
     missing = bench("results", "--task", "nmd_thigh", "--db", str(tmp_path / "none.duckdb"))
     assert missing.exit_code == 2 and "no results database" in missing.output
+
+
+def test_set_overrides_a_hyper_parameter_and_makes_another_run(smoke_thigh, tmp_path):
+    db = tmp_path / "r.duckdb"
+    assert bench(*smoke_run(ATLAS, db)).exit_code == 0
+    result = bench(*smoke_run(ATLAS, db, "--set", "grid=[4, 16, 16]"))
+    assert result.exit_code == 0, result.output
+    grids = sorted(
+        json.loads(c)["hyperparameters"]["grid"] for (c,) in query(db, "select config from runs")
+    )
+    assert grids == [[4, 16, 16], [6, 32, 32]]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [("nope=1", "not a hyper-parameter of model 'atlas:Atlas' (it has: grid)"),
+     ("grid", "expected NAME=VALUE")],
+)  # fmt: skip
+def test_set_refuses_an_unknown_or_malformed_hyper_parameter(tmp_path, setting, message):
+    db = tmp_path / "r.duckdb"
+    result = bench(*smoke_run(ATLAS, db, "--set", setting))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not db.exists()
