@@ -12,8 +12,6 @@ fingerprint.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from mskbench.tasks.contract.mrnet import (
     volume_file,
 )
 from mskbench.tasks.contract.validate import Problem, ValidationError
-from mskbench.tasks.contract.writer import CaseArrays
+from mskbench.tasks.contract.writer import CaseArrays, staged_folder
 from mskbench.tasks.spec import TaskSpec
 
 
@@ -53,14 +51,9 @@ def write_mrnet(
 ) -> Path:
     """Write ``cases`` as a validated MRNet-layout folder at ``dest`` (absent or empty)."""
     dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()):
-        raise ContractError(f"{dest}: already exists and is not empty; choose another folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     columns = [t.column for t in task.classification]
     lines: dict[str, list[str]] = {}
-    try:
+    with staged_folder(dest) as tmp:
         for case in cases:
             split = case.row[SPLIT_COLUMN]
             if split not in (TRAIN, VALID, EXTERNAL):
@@ -82,10 +75,4 @@ def write_mrnet(
         problems = validate_mrnet(tmp, task)
         if problems:
             raise ValidationError(dest, [Problem(*p) for p in problems])
-        if dest.exists():
-            dest.rmdir()
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest

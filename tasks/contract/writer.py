@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,12 +102,7 @@ def write_dataset(
 ) -> Path:
     """Write ``cases`` as a validated dataset folder at ``dest`` (which must not exist)."""
     dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()):
-        raise ContractError(f"{dest}: already exists and is not empty; choose another folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with staged_folder(dest) as tmp:
         layout = Layout(tmp, file_ending)
         folders = [IMAGES_DIR, MAPS_DIR]
         folders += [LABELS_DIR] if task.segmentation else []
@@ -134,13 +130,26 @@ def write_dataset(
         problems = validate_dataset(tmp, task)
         if problems:
             raise ValidationError(dest, problems)
+    return dest
+
+
+@contextmanager
+def staged_folder(dest: Path) -> Iterator[Path]:
+    """Write the folder ``dest`` (absent or empty) all-or-nothing: yields a hidden sibling
+    to fill; when the block ends it replaces ``dest``, when it raises it is deleted."""
+    if dest.exists() and any(dest.iterdir()):
+        raise ContractError(f"{dest}: already exists and is not empty; choose another folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        yield tmp
         if dest.exists():
             dest.rmdir()
         os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return dest
 
 
 def _one_spacing(spacings: dict[tuple[float, ...], str]) -> tuple[float, ...]:
