@@ -1,17 +1,25 @@
 """Seed 001's networks in the MRNet design: any slice count in, one logit per label out;
 a local torchvision ImageNet state dict loads into the backbone (and a wrong one is
-refused); augmentation keeps the stack's shape; the floor's views are checked."""
+refused); augmentation keeps the stack's shape; the floor's views are checked; a
+single-view model's network is the multi-view model's network of that plane; weight decay
+is decoupled (AdamW) unless asked otherwise."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from test_knee_mrnet_layout import build_mrnet
 from torchvision.models import alexnet, googlenet, resnet18
 
-from mskbench.baselines.knee.cnn import network_input, resize_stack
+from mskbench.baselines.knee import MRNET_RESNET18
+from mskbench.baselines.knee.cnn import MrnetCNN, network_input, resize_stack
 from mskbench.baselines.knee.floor import parse_views, plane_features
 from mskbench.baselines.knee.networks import PlaneNet, load_imagenet
+from mskbench.harness.models.protocol import CaseSet, FitContext
+from mskbench.harness.training.loop import LoopConfig, TrainingLoop
+from mskbench.tasks.contract.dataset import Dataset
+from mskbench.tasks.registry import get_task
 
 PLANES = ("sagittal", "coronal", "axial")
 
@@ -73,3 +81,40 @@ def test_the_floor_reads_only_the_views_it_is_given():
     stack[:, 100:150, 100:150] = 250
     features = plane_features(stack)
     assert features.shape == (10,) and features[8] > 0  # share of bright pixels
+
+
+def _fit(root, views: str, work_dir) -> MrnetCNN:
+    """Two epochs of an AlexNet model of ``views`` on the hand-built folder's six train
+    exams (four to train, two to validate)."""
+    task = get_task("knee_mrnet")
+    dataset = Dataset(root, task)
+    train = [f"{i:04d}" for i in range(6)]
+    model = MrnetCNN(backbone="alexnet", views=views)
+    ctx = FitContext(task=task, profile=task.profiles["smoke"], device="cpu", seed=3,
+                     work_dir=work_dir, max_epochs=2)  # fmt: skip
+    model.fit(CaseSet(dataset, train[:4]), CaseSet(dataset, train[4:]), ctx)
+    return model
+
+
+def test_a_single_view_network_is_the_multi_view_network_of_that_plane(tmp_path):
+    """The seed's multi- vs single-view comparison, paired: each plane network trains from
+    its own seed, so the coronal-only model's network equals the three-plane model's."""
+    root = build_mrnet(tmp_path / "MRNet-v1.0", n_train=6, n_valid=2, slices=2)
+    multi = _fit(root, "all", tmp_path / "multi")
+    single = _fit(root, "coronal", tmp_path / "single")
+    (_, net_multi), (_, net_single) = multi.networks_["coronal"][0], single.networks_["coronal"][0]
+    single_weights = net_single.state_dict()
+    for name, weights in net_multi.state_dict().items():
+        assert torch.equal(weights, single_weights[name]), name
+    assert not torch.equal(
+        next(iter(multi.networks_["sagittal"][0][1].parameters())),
+        next(iter(net_multi.parameters())),
+    )
+
+
+@pytest.mark.parametrize("decoupled", [True, False])
+def test_weight_decay_is_decoupled_adamw_by_default_and_adam_l2_when_asked(tmp_path, decoupled):
+    config = LoopConfig(1, 1, weight_decay=0.1, decoupled_weight_decay=decoupled)
+    loop = TrainingLoop(torch.nn.Linear(2, 1), torch.nn.MSELoss(), config, tmp_path / "c.pt")
+    assert type(loop.optimizer) is (torch.optim.AdamW if decoupled else torch.optim.Adam)
+    assert MRNET_RESNET18.hyperparameters["decoupled_weight_decay"] is True

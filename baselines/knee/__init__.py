@@ -37,6 +37,7 @@ def _cnn(net: str, views: str) -> ModelCard:
             "views": views,
             "lr": 1e-4,
             "weight_decay": 0.1,
+            "decoupled_weight_decay": True,
             "per_label": False,
         },
         citation=_SEED_001,

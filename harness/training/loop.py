@@ -1,6 +1,7 @@
 """The one training loop of every torch model: epochs, early stopping, resumable checkpoints.
 
-Adam, a ReduceLROnPlateau schedule on the validation loss, early stopping with patience
+Adam (or AdamW: weight decay decoupled from the gradient, Loshchilov & Hutter 2019, when
+``decoupled_weight_decay``), a ReduceLROnPlateau schedule on the validation loss, early stopping with patience
 (seed 003 and 000: 10 epochs) restoring the best weights; automatic mixed precision and
 channels-last memory on CUDA; a checkpoint written atomically after every epoch with the
 model, optimizer, scheduler, grad-scaler and RNG states, the epoch, the best weights and
@@ -37,6 +38,8 @@ class LoopConfig:
     patience: int
     lr: float = 1e-3
     weight_decay: float = 0.0
+    #: False: Adam's L2 penalty added to the gradient; True: AdamW's decoupled decay
+    decoupled_weight_decay: bool = False
     device: str = "cpu"
     amp: bool = True  # used on CUDA only
     #: targets are class indices given a channel axis (segmentation: ``(N, 1, *spatial)``
@@ -84,7 +87,8 @@ class TrainingLoop:
         if self.channels_last:
             self.network = self.network.to(memory_format=torch.channels_last)
         self.loss_fn = loss_fn
-        self.optimizer = torch.optim.Adam(
+        optimizer = torch.optim.AdamW if config.decoupled_weight_decay else torch.optim.Adam
+        self.optimizer = optimizer(
             self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
