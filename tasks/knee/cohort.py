@@ -7,15 +7,23 @@ of 1,370 exams); the test (``valid``) set at the seed's test composition scaled 
 
 Findings follow the labels (`findings_for`), as a radiologist reads them:
 
-- ACL tear: mid-substance discontinuity; effusion in 70 %, bone bruises of the lateral
-  femoral condyle and posterolateral tibial plateau in 60 % (the pivot-shift pattern);
+- ACL tear: mid-substance discontinuity; an effusion (haemarthrosis) in 70 %, bone bruises
+  of the lateral femoral condyle and posterolateral tibial plateau in 60 % (the pivot-shift
+  pattern);
 - meniscal tear: a fluid-bright plane reaching the superior or inferior surface, 8-18 mm
   long (≥ two 3-4 mm slices); the medial posterior horn in 60 %, else another horn/side;
-- abnormal without either: at least one of effusion, marrow oedema, a cartilage defect or a
-  Baker's cyst;
+  an effusion in 40 %;
+- abnormal without either: one or two of an effusion, a small marrow-oedema focus, a focal
+  cartilage defect or a small Baker's cyst — MRNet's "abnormal" is mostly such modest
+  findings, not florid ones;
 - confounders in any exam: intrasubstance meniscal degeneration (signal that does not reach
-  a surface: not a tear; 15 % of normal, 35 % of other exams, more with age), a trace of
-  joint fluid, a small effusion in 10 % of normal knees.
+  a surface: not a tear; 15 % of normal, 35 % of other exams, more with age) and joint fluid:
+  every knee holds a trace to a small amount (`BASELINE_FLUID`), and 30 % of normal knees a
+  small-to-moderate physiological effusion (`PHYSIOLOGICAL_EFFUSION`; small effusions are
+  common in asymptomatic knees), so the amount of fluid overlaps between normal and
+  abnormal knees instead of separating them.
+
+Effusion is on `Findings.effusion`'s scale: 0 trace … 1 large.
 """
 
 from __future__ import annotations
@@ -33,6 +41,12 @@ SEED_TEST = {"n": 120, "abnormal": 95, "acl": 54, "meniscus": 52}
 #: Exams with both tears in the seed's test set: not reported; the independent-given-abnormal
 #: expectation 54·52/95 ≈ 30.
 SEED_TEST_BOTH = 30
+#: Joint fluid of every knee (uniform range), and of the 30 % of normal knees with a
+#: physiological effusion; a pathological effusion's range.
+BASELINE_FLUID = (0.0, 0.25)
+PHYSIOLOGICAL_EFFUSION = (0.2, 0.55)
+PHYSIOLOGICAL_SHARE = 0.3
+PATHOLOGICAL_EFFUSION = (0.3, 1.0)
 
 
 @dataclass(frozen=True)
@@ -91,27 +105,27 @@ def findings_for(group: str, age: float, rng: np.random.Generator) -> Findings:
     tears = (_tear(rng),) if group in ("meniscus_only", "both") else ()
     degeneration_rate = (0.15 if group == "normal" else 0.35) * (0.6 + age / 60)
     degeneration = tuple(s for s in ("medial", "lateral") if rng.random() < degeneration_rate / 2)
-    effusion = float(rng.uniform(0.0, 0.15))
+    effusion = float(rng.uniform(*BASELINE_FLUID))
     bruises: list[tuple[float, float, float, float]] = []
     defect, cyst = False, 0.0
     if acl:
-        effusion = float(rng.uniform(0.4, 1.0)) if rng.random() < 0.7 else effusion
+        effusion = float(rng.uniform(*PATHOLOGICAL_EFFUSION)) if rng.random() < 0.7 else effusion
         if rng.random() < 0.6:
             bruises += [(-8.0, -4.0, 21.0, float(rng.uniform(6, 11))),
                         (10.0, 16.0, 22.0, float(rng.uniform(5, 9)))]  # fmt: skip
     if tears and rng.random() < 0.4:
-        effusion = max(effusion, float(rng.uniform(0.3, 0.7)))
+        effusion = max(effusion, float(rng.uniform(0.25, 0.7)))
     if group == "other":
         kinds = rng.permutation(["effusion", "oedema", "defect", "cyst"])[: rng.integers(1, 3)]
         if "effusion" in kinds:
-            effusion = float(rng.uniform(0.4, 1.0))
+            effusion = float(rng.uniform(0.3, 0.8))
         if "oedema" in kinds:
             bruises.append((float(rng.uniform(-25, 12)), float(rng.uniform(-10, 15)),
-                            float(rng.choice([-21.0, 21.0])), float(rng.uniform(5, 12))))  # fmt: skip
+                            float(rng.choice([-21.0, 21.0])), float(rng.uniform(3.5, 8))))  # fmt: skip
         defect = "defect" in kinds
-        cyst = float(rng.uniform(7, 14)) if "cyst" in kinds else 0.0
-    elif group == "normal" and rng.random() < 0.1:
-        effusion = float(rng.uniform(0.15, 0.35))
+        cyst = float(rng.uniform(5, 10)) if "cyst" in kinds else 0.0
+    elif group == "normal" and rng.random() < PHYSIOLOGICAL_SHARE:
+        effusion = float(rng.uniform(*PHYSIOLOGICAL_EFFUSION))
     return Findings(acl, tears, degeneration, effusion, tuple(bruises), defect, cyst)
 
 

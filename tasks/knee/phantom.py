@@ -38,7 +38,7 @@ from mskbench.tasks.knee.cohort import ExamPlan, plan_exams
 from mskbench.tasks.phantoms import mr
 
 #: Bump when a change alters generated data (it is part of the phantom fingerprint).
-VERSION = 1
+VERSION = 2  # 2: joint fluid overlaps normal/abnormal; subtler other findings
 FOV_MM = 160.0
 MATRIX = 256
 _TAG = 1  # separates this phantom's random streams from other tasks'
