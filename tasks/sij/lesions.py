@@ -7,15 +7,15 @@ painted on every plane (`paint_lesions`), so each lesion is coherent across slic
 What differs between the groups (every patient has FM, as in seed 004, whose exclusion
 criteria removed patients without it):
 
-* axSpA — bilateral in ~70 %; sacral and iliac side (or either); subchondral *bands* of
+* axSpA — bilateral in ~70 % (85 % of the 70 % with established disease); sacral and iliac side (or either); subchondral *bands* of
   3–12 mm depth over 10–35 mm of the joint; erosions (irregular defects of the plate
   filled with granulation tissue, never FM) in ~60 %; active oedema in ~45 % at site A.
 * non-axSpA — bilateral in ~35 %; iliac-only in ~60 %; often *triangular* (depth tapering
   from the lesion's centre, osteitis condensans ilii-like) inside a larger triangle of
   sclerosis (dark on T1); smaller; erosions in ~10 %.
 
-The groups overlap: an axSpA patient may have one small iliac lesion and a non-axSpA
-patient bilateral bands. Bone-marrow oedema (water) lowers the fat fraction of FM it
+The groups overlap: 30 % of axSpA patients (early disease) get non-axSpA-sized lesions
+and 20 % of non-axSpA patients axSpA-sized ones. Bone-marrow oedema (water) lowers the fat fraction of FM it
 overlaps — the lesion stays FM in the reference but dims (seed 004, Discussion) — and
 darkens marrow elsewhere. Site B's population is younger and more inflamed: more oedema,
 smaller FM (``scale``).
@@ -76,16 +76,21 @@ def plan_lesions(rng: np.random.Generator, axspa: bool, site: str) -> Lesions:
     """Draw one patient's lesions (probabilities in the module docstring)."""
     scale = 0.75 if site == "B" else 1.0  # younger, shorter disease: smaller FM
     p_oedema = (0.45 if axspa else 0.3) + (0.3 if site == "B" else 0.0)
+    # the groups overlap: early axSpA looks like non-axSpA, some non-axSpA FM is extensive
+    mild = axspa and rng.random() < 0.3
+    extensive = (axspa and not mild) or (not axspa and rng.random() < 0.2)
     sides = [int(rng.choice([-1, 1]))]
-    if rng.random() < (0.7 if axspa else 0.35):
+    if rng.random() < (0.85 if axspa and not mild else 0.35):
         sides.append(-sides[0])
     fm, erosions, sclerosis, oedema = [], [], [], []
     for side in sides:
         if axspa:
             bones = [[-1, 1], [-1], [1]][int(rng.choice(3, p=[0.5, 0.25, 0.25]))]
-            length, depth, height = (12 * scale, 36 * scale), (4.0, 12 * scale), (12, 42 * scale)
         else:
             bones = [[1], [-1, 1], [-1]][int(rng.choice(3, p=[0.6, 0.25, 0.15]))]
+        if extensive:
+            length, depth, height = (12 * scale, 36 * scale), (4.0, 12 * scale), (12, 42 * scale)
+        else:
             length, depth, height = (10 * scale, 28 * scale), (4.0, 10 * scale), (10, 32 * scale)
         for bone in bones:
             for _ in range(int(rng.integers(1, 3)) if axspa else 1):
