@@ -31,6 +31,8 @@ _BUILTIN = {
     "lumbar_paraspinal": "mskbench.tasks.lumbar.spec:LUMBAR_PARASPINAL",
     "shoulder_supraspinatus": "mskbench.tasks.shoulder.spec:SHOULDER_SUPRASPINATUS",
     "knee_mrnet": "mskbench.tasks.knee.spec:KNEE_MRNET",
+    "sij_fat_metaplasia": "mskbench.tasks.sij.spec:SIJ_FAT_METAPLASIA",
+    "sij_axspa": "mskbench.tasks.sij.spec:SIJ_AXSPA",
 }
 ENVIRONMENT_VARIABLE = "MSKBENCH_TASKS"
 

@@ -142,10 +142,13 @@ def make_splits(task: TaskSpec, cases: pd.DataFrame, seed: int) -> Splits:
             raise ContractError(
                 f"a holdout split needs at least 2 subjects, the dataset has {n_groups}"
             )
-        splitter = GroupShuffleSplit(
-            n_splits=1, test_size=protocol.test_fraction, random_state=seed
-        )
-        index_pairs = splitter.split(ids, groups=groups)
+        if strata is not None:
+            index_pairs = [_stratified_holdout(groups, strata, protocol.test_fraction, seed)]
+        else:
+            splitter = GroupShuffleSplit(
+                n_splits=1, test_size=protocol.test_fraction, random_state=seed
+            )
+            index_pairs = splitter.split(ids, groups=groups)
     folds = tuple(
         Fold(i, tuple(sorted(ids[train])), tuple(sorted(ids[test])))
         for i, (train, test) in enumerate(index_pairs)
@@ -154,6 +157,23 @@ def make_splits(task: TaskSpec, cases: pd.DataFrame, seed: int) -> Splits:
     return Splits(
         task.name, protocol.kind, seed, protocol.group_by, protocol.stratify_by, folds, external
     )
+
+
+def _stratified_holdout(
+    groups: np.ndarray, strata: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices of a holdout split stratified by ``strata``: within each
+    stratum (a subject's first case's value), ``round(test_fraction · n)`` of its subjects
+    are drawn at random for the test set (seed 004's 129 of 648, 92 axSpA + 37 non-axSpA)."""
+    rng = np.random.default_rng(seed)
+    first = pd.DataFrame({"group": groups, "stratum": strata}).drop_duplicates("group")
+    test_groups: set[str] = set()
+    for _, members in first.groupby("stratum", sort=True):
+        names = np.sort(members["group"].to_numpy())
+        n_test = round(test_fraction * len(names))
+        test_groups.update(rng.choice(names, size=n_test, replace=False).tolist())
+    is_test = np.isin(groups, list(test_groups))
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
 def read_splits(root: Path) -> Splits | None:
