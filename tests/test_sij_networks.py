@@ -182,6 +182,18 @@ def test_a_volume_smaller_than_the_patch_is_padded_up_to_it():
     assert not x[:, :, :, 12:].any() and not y[:, :, 12:].any()  # in-plane: 0, background
 
 
+def test_validation_takes_the_same_patches_every_epoch_for_fixed_size_networks():
+    model = NetworkSegmenter("unetr", mode="3d", batch_size=2, patches_per_volume=2)
+    model.patch_size_ = model.training_patch_size("small")
+    rng = np.random.default_rng(0)
+    images = [rng.normal(size=(1, 1, 6, 64, 64)).astype(np.float32) for _ in range(2)]
+    labels = [(x[:, 0] > 0).astype(np.uint8) for x in images]
+    first = list(model._batches(images, labels, None))
+    again = list(model._batches(images, labels, None))
+    assert [x.shape for x, _ in first] == [(2, 1, 16, 96, 96), (2, 1, 16, 96, 96)]
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, again, strict=True))
+
+
 def test_dice_ce_loss_is_cross_entropy_plus_batch_soft_dice():
     rng = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 3, 4, 8, 8, generator=rng)

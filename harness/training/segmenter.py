@@ -100,12 +100,19 @@ class TorchSegmenter:
     def _batches(
         self, images, labels, rng: np.random.Generator | None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches over all samples (shuffled when ``rng`` is given); 3D patches when set."""
-        if self.patch_size_ and rng is not None:
+        """Batches over all samples (shuffled when ``rng`` is given); 3D patches when set.
+
+        Validation (``rng`` None) takes patches too, the same ones every epoch (a fixed
+        seed): a network of fixed input size (UNETR) cannot take a whole volume.
+        """
+        if self.patch_size_:
+            patch_rng = rng if rng is not None else np.random.default_rng(0)
             x_all, y_all = [], []
             for image, label in zip(images, labels, strict=True):
                 image, label = pad_to_patch(image[0], label[0], self.patch_size_)
-                x, y = random_patches(rng, image, label, self.patch_size_, self.patches_per_volume)
+                x, y = random_patches(
+                    patch_rng, image, label, self.patch_size_, self.patches_per_volume
+                )
                 x_all.append(x)
                 y_all.append(y)
             x_all, y_all = np.concatenate(x_all), np.concatenate(y_all)
