@@ -151,15 +151,29 @@ def test_catalog_states_dimensionality_and_input_multiples():
         "transunet": (2, 16),
         "hrnet": (2, 32),
         "smp_unet": (2, 32),
+        "sij_attention25d": (3, 16),
+        "resunet": (3, 16),
+        "attention_unet": (3, 16),
+        "unetr": (3, 16),
     }
-    assert [n for n, i in NETWORKS.items() if i.pads_depth] == ["unet3d"]
+    assert [n for n, i in NETWORKS.items() if i.pads_depth] == [
+        "unet3d",
+        "sij_attention25d",
+        "resunet",
+        "attention_unet",
+        "unetr",
+    ]
+    assert NETWORKS["unet3d"].multiples == (8, 8, 8) and NETWORKS["hrnet"].multiples == (32, 32)
+    assert NETWORKS["sij_attention25d"].multiples == (4, 16, 16)
     with pytest.raises(TypeError):
         NETWORKS["hrnet"].hyper_parameters["small"]["backbone"] = "hrnet_w64"  # type: ignore[index]
 
 
 def test_build_network_refuses_unknown_names_sizes_and_hyper_parameters():
     with pytest.raises(
-        UnknownNameError, match="known networks: hrnet, smp_unet, transunet, unet2d, unet3d"
+        UnknownNameError,
+        match="known networks: attention_unet, hrnet, resunet, sij_attention25d, smp_unet, "
+        "transunet, unet2d, unet3d, unetr",
     ):
         build_network("unet4d", 1, 2)
     with pytest.raises(ValueError, match="small"):

@@ -1,5 +1,6 @@
-"""Metadata of the shipped segmentation networks — the four of seed 003 (Hostin 2023) and the
-smp U-Net of seed 000's two-step model: torch-free, safe to import anywhere.
+"""Metadata of the shipped segmentation networks — the four of seed 003 (Hostin 2023), the
+smp U-Net of seed 000's two-step model and the 3D patch networks of seed 004 (Li 2024):
+torch-free, safe to import anywhere.
 
 `NETWORKS` maps a network name to a frozen `NetworkInfo`: its dimensionality, what it is,
 where it comes from, the hyper-parameters of each size, and the input-shape rule the
@@ -12,12 +13,17 @@ Conventions shared by every network:
   (no softmax), same spatial size as the input;
 * 2D networks take axial slices, ``spatial = (H, W)``; the 3D network takes volumes in
   array-axis order, ``spatial = (D, H, W)`` with ``D`` the slice axis;
-* every spatial size must be a multiple of `NetworkInfo.input_multiple`; for ``unet3d``
-  the slice axis is brought there by replicating end slices (the seed's 20 → 24 slices;
-  `harness.training.samples.pad_depth`), at training and at inference alike.
+* every spatial size must be a multiple of `NetworkInfo.multiples` (per axis): the
+  in-plane axes of `NetworkInfo.input_multiple`, the slice axis of a 3D network of
+  `NetworkInfo.slice_multiple` (``sij_attention25d`` downsamples slices less than pixels);
+  a 3D network's slice axis is brought there by replicating end slices (seed 003's
+  20 → 24 slices; `harness.training.samples.pad_depth`), at training and at inference alike;
+* a network with ``patch_size`` (seed 004's) trains on random 3D patches of that size and
+  predicts by sliding-window inference; UNETR's fixed ``img_size`` is its patch size.
 
 Sizes: ``small`` runs the ``quick`` profile on a 2-core CPU (128 × 128 slices, 10 slices
-padded to 16); ``paper`` is the published architecture (seed: 320 × 320 × 20 → 24).
+padded to 16; seed 004's networks: 16 × 96 × 96 patches); ``paper`` is the published
+architecture (seed 003: 320 × 320 × 20 → 24).
 """
 
 from __future__ import annotations
@@ -37,8 +43,11 @@ class NetworkInfo:
     """What the harness must know about one network without building it.
 
     ``hyper_parameters[size]`` holds the keyword arguments of ``builder`` for that size
-    (read-only). ``input_multiple`` applies to every spatial axis. ``builder`` is a lazy
-    ``"package.module:function"`` reference with signature
+    (read-only). ``input_multiple`` applies to every in-plane axis, and to the slice axis
+    unless ``slice_multiple`` (3D networks only) says otherwise. ``patch_size[size]`` (3D
+    networks only; None: whole volumes) is the training patch and sliding window
+    ``(D, H, W)``; a network with a fixed input (``img_size`` hyper-parameter) must take
+    its patch. ``builder`` is a lazy ``"package.module:function"`` reference with signature
     ``(in_channels: int, num_classes: int, **hyper_parameters) -> nn.Module``.
     """
 
@@ -51,12 +60,41 @@ class NetworkInfo:
     input_multiple: int
     hyper_parameters: Mapping[str, Mapping[str, Any]]
     notes: str = ""
+    slice_multiple: int | None = None
+    patch_size: Mapping[str, tuple[int, ...]] | None = None
 
     def __post_init__(self) -> None:
         if set(self.hyper_parameters) != set(SIZES):
             raise ValueError(f"{self.name}: hyper_parameters must define sizes {SIZES}")
         frozen = {size: MappingProxyType(dict(hp)) for size, hp in self.hyper_parameters.items()}
         object.__setattr__(self, "hyper_parameters", MappingProxyType(frozen))
+        if self.spatial_dims == 2 and (self.slice_multiple or self.patch_size):
+            raise ValueError(f"{self.name}: slice_multiple and patch_size are for 3D networks")
+        if self.patch_size is not None:
+            self._check_patch_size()
+
+    def _check_patch_size(self) -> None:
+        patches = dict(self.patch_size or {})
+        if set(patches) != set(SIZES):
+            raise ValueError(f"{self.name}: patch_size must define sizes {SIZES}")
+        for size, patch in patches.items():
+            patch = tuple(patch)
+            if len(patch) != 3 or any(p % m for p, m in zip(patch, self.multiples, strict=True)):
+                raise ValueError(
+                    f"{self.name}: {size} patch {patch} is not a multiple of {self.multiples}"
+                )
+            fixed = self.hyper_parameters[size].get("img_size")
+            if fixed is not None and tuple(fixed) != patch:
+                raise ValueError(f"{self.name}: {size} img_size {fixed} differs from patch {patch}")
+            patches[size] = patch
+        object.__setattr__(self, "patch_size", MappingProxyType(patches))
+
+    @property
+    def multiples(self) -> tuple[int, ...]:
+        """The multiple of each spatial axis in array order: ``(H, W)`` or ``(D, H, W)``."""
+        if self.spatial_dims == 2:
+            return (self.input_multiple,) * 2
+        return (self.slice_multiple or self.input_multiple,) + (self.input_multiple,) * 2
 
     @property
     def pads_depth(self) -> bool:
@@ -67,6 +105,15 @@ class NetworkInfo:
 _RONNEBERGER = "Ronneberger et al. 2015, U-Net, MICCAI, doi:10.1007/978-3-319-24574-4_28"
 _CICEK = "Çiçek et al. 2016, 3D U-Net, MICCAI, doi:10.1007/978-3-319-46723-8_49"
 _SEED = "as compared in Hostin et al. 2023, J Magn Reson Imaging, doi:10.1002/jmri.28708"
+_SEED_004 = "Li et al. 2024, Insights Imaging, doi:10.1186/s13244-024-01659-y"
+# seed 004's networks share the patch of each size, so only the architecture differs; the
+# seed's text does not state its patch size (D, H, W; D = slices)
+_PATCH_004 = {"small": (16, 96, 96), "paper": (16, 256, 256)}
+_WIDTHS_004 = {"small": (8, 16, 32, 64, 128), "paper": (32, 64, 128, 256, 512)}
+# sij_attention25d: in-plane (1×3×3) convolutions and in-plane downsampling at the two
+# shallow levels, 3×3×3 convolutions and isotropic downsampling at the three deep ones
+_KERNELS_25D = ((1, 3, 3), (1, 3, 3), (3, 3, 3), (3, 3, 3), (3, 3, 3))
+_STRIDES_25D = ((1, 1, 1), (1, 2, 2), (1, 2, 2), (2, 2, 2), (2, 2, 2))
 
 NETWORKS: Mapping[str, NetworkInfo] = MappingProxyType(
     {
@@ -217,6 +264,121 @@ NETWORKS: Mapping[str, NetworkInfo] = MappingProxyType(
                 "The seed's U-Net follows Khouy et al. (widths not in its text); the paper "
                 "size puts the VGG-19 family of the seed's classifier in the encoder. Inputs "
                 "are padded to multiples of 32 (the paper size's five stages; 224 is one)."
+            ),
+        ),
+        "sij_attention25d": NetworkInfo(
+            name="sij_attention25d",
+            spatial_dims=3,
+            description=(
+                "2.5D Attention U-Net on anisotropic 3D patches: five levels, 1×3×3 (in-plane) "
+                "convolutions and in-plane downsampling at the two shallow levels, 3×3×3 "
+                "convolutions and 2×2×2 downsampling deeper; additive attention gates on "
+                "every skip, squeeze-and-excitation after every decoder block."
+            ),
+            citation=(
+                f"{_SEED_004} (2.5D-AttentionUNet); Wang et al. 2019, MICCAI, "
+                "doi:10.1007/978-3-030-32245-8_30 (2.5D design); Oktay et al. 2018, "
+                "arXiv:1804.03999 (attention gates)"
+            ),
+            implementation=(
+                "MONAI blocks (UnetBasicBlock, AttentionBlock, ChannelSELayer, UnetOutBlock) "
+                "assembled in baselines.networks.attention25d"
+            ),
+            builder="mskbench.baselines.networks.attention25d:Attention25DUNet",
+            input_multiple=16,
+            slice_multiple=4,
+            patch_size=_PATCH_004,
+            hyper_parameters={
+                size: {
+                    "channels": _WIDTHS_004[size],
+                    "kernel_sizes": _KERNELS_25D,
+                    "strides": _STRIDES_25D,
+                    "norm": "instance",
+                    "squeeze_excitation": True,
+                }
+                for size in SIZES
+            },
+            notes=(
+                "The seed's text says the network 'combines 2D and 3D convolutions' with "
+                "spatial and channel (squeeze) attention; the per-level kernels and strides "
+                "follow its reference 26 (Wang 2019). Widths and patch are not in the seed's "
+                "text. Not implemented: the seed's attention loss (reference 26)."
+            ),
+        ),
+        "resunet": NetworkInfo(
+            name="resunet",
+            spatial_dims=3,
+            description=(
+                "Residual 3D U-Net: five levels, two residual units per level (3×3×3 "
+                "conv-norm-PReLU with a projected shortcut), stride-2 downsampling."
+            ),
+            citation=f"Kerfoot et al. 2019, STACOM, doi:10.1007/978-3-030-12029-0_40; {_SEED_004}",
+            implementation="monai.networks.nets.UNet (num_res_units=2)",
+            builder="mskbench.baselines.networks.seed004:build_resunet",
+            input_multiple=16,
+            patch_size=_PATCH_004,
+            hyper_parameters={
+                size: {"channels": _WIDTHS_004[size], "num_res_units": 2, "norm": "instance"}
+                for size in SIZES
+            },
+            notes=(
+                "MONAI's UNet downsamples in its first block, so no block runs at full "
+                "resolution. The seed's discussion counts ResUNet among its 2D comparators; "
+                "this is the 3D variant (same patches as the other seed-004 networks)."
+            ),
+        ),
+        "attention_unet": NetworkInfo(
+            name="attention_unet",
+            spatial_dims=3,
+            description=(
+                "3D Attention U-Net: five levels of two 3×3×3 conv-BN-ReLU, stride-2 "
+                "downsampling, additive attention gates on every skip connection."
+            ),
+            citation=f"Oktay et al. 2018, arXiv:1804.03999; {_SEED_004}",
+            implementation="monai.networks.nets.AttentionUnet (spatial_dims=3)",
+            builder="mskbench.baselines.networks.seed004:build_attention_unet",
+            input_multiple=16,
+            patch_size=_PATCH_004,
+            hyper_parameters={size: {"channels": _WIDTHS_004[size]} for size in SIZES},
+            notes=(
+                "Batch norm inside MONAI's blocks (not configurable). The seed's discussion "
+                "counts Attention U-Net among its 2D comparators; this is the 3D variant."
+            ),
+        ),
+        "unetr": NetworkInfo(
+            name="unetr",
+            spatial_dims=3,
+            description=(
+                "UNETR: a 12-layer ViT on 16×16×16 patches of a fixed-size input, "
+                "transformer outputs of layers 3, 6, 9, 12 decoded by a CNN with skips."
+            ),
+            citation=(
+                "Hatamizadeh et al. 2022, UNETR, WACV, doi:10.48550/arXiv.2103.10504; " + _SEED_004
+            ),
+            implementation="monai.networks.nets.UNETR",
+            builder="mskbench.baselines.networks.seed004:build_unetr",
+            input_multiple=16,
+            patch_size=_PATCH_004,
+            hyper_parameters={
+                "small": {
+                    "img_size": _PATCH_004["small"],
+                    "feature_size": 8,
+                    "hidden_size": 96,
+                    "mlp_dim": 384,
+                    "num_heads": 4,
+                },
+                "paper": {
+                    "img_size": _PATCH_004["paper"],
+                    "feature_size": 16,
+                    "hidden_size": 768,
+                    "mlp_dim": 3072,
+                    "num_heads": 12,
+                },
+            },
+            notes=(
+                "The position embedding fixes the input to img_size: training uses patches of "
+                "that size and inference a sliding window of it. Paper size = UNETR's "
+                "published ViT-B (MONAI's 12 layers are fixed); 16 slices are one token deep."
             ),
         ),
     }

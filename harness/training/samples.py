@@ -6,7 +6,8 @@ Pure numpy (no torch). Conventions:
 - ``2d`` samples are axial slices ``(C, H, W)``; ``2.5d`` samples stack each slice with
   ``context`` neighbours on each side as extra channels ``(C·(2k+1), H, W)`` (edge slices
   replicated); ``3d`` samples are whole volumes ``(C, D, H, W)``, depth padded to the
-  network's multiple by replicating the end slices (seed 003 pads 20 → 24 for its 3D U-Net);
+  network's slice multiple (``depth_multiple``, default the in-plane one) by replicating
+  the end slices (seed 003 pads 20 → 24 for its 3D U-Net);
 - in-plane sizes are padded at the bottom/right to the network's multiple (image with 0
   after normalisation, label with background) and cropped back after inference.
 """
@@ -76,10 +77,16 @@ class SampleSpec:
     mode: Mode
     multiple: int
     context: int = 1
+    #: multiple of the slice axis of 3D samples (None: ``multiple``)
+    depth_multiple: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode {self.mode!r} is not one of {MODES}")
+
+    @property
+    def slice_multiple(self) -> int:
+        return self.depth_multiple or self.multiple
 
     def in_channels(self, channels: int) -> int:
         return channels * (2 * self.context + 1) if self.mode == "2.5d" else channels
@@ -93,7 +100,7 @@ class SampleSpec:
             return np.ascontiguousarray(image.transpose(1, 0, 2, 3))
         if self.mode == "2.5d":
             return stack_context(image, self.context)
-        return pad_depth(image, self.multiple, axis=1)[0][None]
+        return pad_depth(image, self.slice_multiple, axis=1)[0][None]
 
     def label_samples(self, label: np.ndarray) -> np.ndarray:
         """Targets matching `image_samples` for a ``(D, H, W)`` (or ``(H, W)``) label."""
@@ -102,7 +109,7 @@ class SampleSpec:
             return label[None]
         if self.mode in ("2d", "2.5d"):
             return label
-        return pad_depth(label, self.multiple, axis=0)[0][None]
+        return pad_depth(label, self.slice_multiple, axis=0)[0][None]
 
     def restore(self, output: np.ndarray, spatial: tuple[int, ...]) -> np.ndarray:
         """Undo the padding of per-sample outputs ``(S, K, ...)`` → ``(K, *spatial)``."""
@@ -111,8 +118,29 @@ class SampleSpec:
         depth, height, width = spatial
         if self.mode in ("2d", "2.5d"):
             return output.transpose(1, 0, 2, 3)[:, :, :height, :width]
-        front = pad_amounts(depth, self.multiple) // 2
+        front = pad_amounts(depth, self.slice_multiple) // 2
         return output[0, :, front : front + depth, :height, :width]
+
+
+def pad_to_patch(
+    image: np.ndarray, label: np.ndarray, patch: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pad a sample ``(C, *spatial)`` and its label up to at least ``patch`` per axis.
+
+    The same conventions as the rest of this module: a 3D sample's slice axis by replicated
+    end slices (split front/back), in-plane axes at the end with 0 (image) and background.
+    """
+    spatial = image.shape[1:]
+    extra = [max(p - s, 0) for p, s in zip(patch, spatial, strict=True)]
+    if not any(extra):
+        return image, label
+    if len(spatial) == 3 and extra[0]:
+        widths = [(extra[0] // 2, extra[0] - extra[0] // 2), (0, 0), (0, 0)]
+        image = np.pad(image, [(0, 0), *widths], mode="edge")
+        label = np.pad(label, widths, mode="edge")
+        extra[0] = 0
+    widths = [(0, e) for e in extra]
+    return np.pad(image, [(0, 0), *widths]), np.pad(label, widths)
 
 
 def random_patches(

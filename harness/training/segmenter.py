@@ -2,7 +2,7 @@
 
 Everything else — sampling, normalisation, loss, the training loop, checkpoints, inference
 — is shared, so a new network is one subclass that implements `build_network` (and sets
-`input_multiple`). Losses are MONAI's: ``dice`` (seed 003: Dice loss) or ``dice_ce``
+`input_multiple`, and `depth_multiple` when the slice axis has its own). Losses are MONAI's: ``dice`` (seed 003: Dice loss) or ``dice_ce``
 (Dice + cross-entropy, the harness default), softmax over labels, one-hot targets,
 computed over the whole batch.
 """
@@ -22,7 +22,7 @@ from torch import nn
 from mskbench.harness.models.protocol import CaseSet, FitContext, FitReport, Prediction
 from mskbench.harness.training import runtime
 from mskbench.harness.training.loop import LoopConfig, TrainingLoop
-from mskbench.harness.training.samples import SampleSpec, random_patches, zscore
+from mskbench.harness.training.samples import SampleSpec, pad_to_patch, random_patches, zscore
 from mskbench.tasks.contract.dataset import Case
 
 LOSSES = ("dice", "dice_ce")
@@ -33,11 +33,14 @@ class TorchSegmenter:
 
     Hyper-parameters: ``mode`` (2d | 2.5d | 3d), ``loss`` (dice | dice_ce), ``lr``,
     ``batch_size``, ``context`` (neighbour slices per side in 2.5d), ``patch_size`` (3d:
-    random training patches and sliding-window inference; None = whole volumes),
+    random training patches, volumes smaller than a patch padded up to it, and
+    sliding-window inference; None = whole volumes unless `training_patch_size` says
+    otherwise),
     ``patches_per_volume``, ``patience`` (None: the profile's).
     """
 
     input_multiple = 16
+    depth_multiple: int | None = None  # slice axis of 3d samples (None: input_multiple)
 
     def __init__(
         self,
@@ -62,11 +65,15 @@ class TorchSegmenter:
         self.patches_per_volume = patches_per_volume
         self.patience = patience
         self.weight_decay = weight_decay
-        self.samples_ = SampleSpec(mode, self.input_multiple, context)
+        self.samples_ = SampleSpec(mode, self.input_multiple, context, self.depth_multiple)
 
     # -- what a subclass provides -----------------------------------------------------
     def build_network(self, in_channels: int, num_classes: int, size: str) -> nn.Module:
         raise NotImplementedError
+
+    def training_patch_size(self, size: str) -> tuple[int, ...] | None:
+        """The patch (and sliding window) used at network ``size``: ``patch_size`` here."""
+        return self.patch_size
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -93,12 +100,18 @@ class TorchSegmenter:
     def _batches(
         self, images, labels, rng: np.random.Generator | None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches over all samples (shuffled when ``rng`` is given); 3D patches when set."""
-        if self.patch_size and rng is not None:
+        """Batches over all samples (shuffled when ``rng`` is given); 3D patches when set.
+
+        Validation (``rng`` None) takes patches too, the same ones every epoch (a fixed
+        seed): a network of fixed input size (UNETR) cannot take a whole volume.
+        """
+        if self.patch_size_:
+            patch_rng = rng if rng is not None else np.random.default_rng(0)
             x_all, y_all = [], []
             for image, label in zip(images, labels, strict=True):
+                image, label = pad_to_patch(image[0], label[0], self.patch_size_)
                 x, y = random_patches(
-                    rng, image[0], label[0], self.patch_size, self.patches_per_volume
+                    patch_rng, image, label, self.patch_size_, self.patches_per_volume
                 )
                 x_all.append(x)
                 y_all.append(y)
@@ -121,6 +134,7 @@ class TorchSegmenter:
         self.num_classes_ = len(ctx.task.labels)
         self.in_channels_ = self.samples_.in_channels(len(ctx.task.channels))
         self.device_ = ctx.device
+        self.patch_size_ = self.training_patch_size(ctx.size)
         network = self.build_network(self.in_channels_, self.num_classes_, ctx.size)
         if ctx.weights is not None:
             network.load_state_dict(torch.load(ctx.weights, map_location="cpu", weights_only=True))
@@ -171,9 +185,9 @@ class TorchSegmenter:
             if cuda and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=cuda):
-                if self.patch_size:
+                if self.patch_size_:
                     logits = sliding_window_inference(
-                        x, self.patch_size, self.batch_size, self.network_, overlap=0.25
+                        x, self.patch_size_, self.batch_size, self.network_, overlap=0.25
                     )
                 else:
                     logits = self.network_(x)
