@@ -110,3 +110,21 @@ SIJ_THRESHOLD = ModelCard(
     hyperparameters={"sigma_px": 2.0},
     citation=f"floor for {_SEED_004}",
 )
+SIJ_TWO_STAGE = ModelCard(
+    name="sij_two_stage",
+    implementation="mskbench.baselines.sij_two_stage:SijTwoStage",
+    description=(
+        "Seed 004's classifier: a catalog segmenter (default sij_attention25d) predicts FM, "
+        "a ResNet-18 over slices (max-pooled) scores axSpA from the image plus the predicted "
+        "FM probability map; training maps are out-of-fold (two cross-fitted segmenters)"
+    ),
+    tasks=("sij_axspa",),
+    hyperparameters={"segmenter": "sij_attention25d", "lr": 1e-3, "batch_size": 4, "slices": 16},
+    citation=_SEED_004,
+    details={
+        "stage 1": "NetworkSegmenter with the segmenter card's setup, one per half of training",
+        "stage 2": "torchvision resnet18(weights=None), 2 input channels, max over slices",
+        "--weights": "local state dict of the stage-1 network (both halves start from it)",
+    },
+    spatial_dims=(3,),
+)
