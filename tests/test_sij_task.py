@@ -153,8 +153,9 @@ def test_the_axspa_task_runs_a_case_classifier_and_prints_table_4(smoke_dirs, tm
     assert "Tables 4–5" in result.output
 
 
-#: No shipped model classifies axSpA yet (the two-stage classifier comes later): a
-#: logistic regression on the volume's intensity percentiles stands in.
+#: A cheap case classifier for the task's plumbing (the shipped `sij_two_stage` trains two
+#: segmenters first: tests/test_sij_two_stage.py): a logistic regression on the volume's
+#: intensity percentiles.
 _PLUGIN = """
 import numpy as np
 from sklearn.linear_model import LogisticRegression

@@ -58,7 +58,8 @@ CLS_METRICS = ("auroc", "accuracy", "sensitivity", "specificity", "ppv", "npv", 
 
 # -- published numbers (fractions) ----------------------------------------------------------
 SEED_SEG_MODEL = "sij_attention25d"
-SEED_CLS_MODEL = "sij_two_stage"  # the seed's classifier on the 2.5D model's FM (not yet here)
+#: the seed's classifier on the 2.5D model's FM (`baselines/sij_two_stage.py`)
+SEED_CLS_MODEL = "sij_two_stage"
 #: Table 2: model → split → (DSC, SD, precision, its CI, recall, its CI), in %.
 _TABLE2 = {
     "sij_attention25d": {
