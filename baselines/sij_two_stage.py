@@ -98,13 +98,16 @@ def stage2_input(image: np.ndarray, fm_probability: np.ndarray, slices: int) -> 
 
 
 def halves(case_ids: list[str], labels: list[int], seed: int) -> list[list[str]]:
-    """``case_ids`` in `N_HALVES` parts, each class dealt out in turn after a shuffle."""
+    """``case_ids`` in `N_HALVES` parts: each class shuffled, then all dealt out in turn
+    (class after class, the turn carried over), so the parts' sizes differ by at most one."""
     rng = np.random.default_rng(seed)
     parts: list[list[str]] = [[] for _ in range(N_HALVES)]
+    turn = 0
     for value in sorted(set(labels)):
         members = [c for c, y in zip(case_ids, labels, strict=True) if y == value]
-        for i, index in enumerate(rng.permutation(len(members))):
-            parts[i % N_HALVES].append(members[index])
+        for index in rng.permutation(len(members)):
+            parts[turn % N_HALVES].append(members[index])
+            turn += 1
     return [sorted(p) for p in parts]
 
 

@@ -156,3 +156,12 @@ def test_a_smoke_run_stores_an_axspa_score_for_every_test_and_external_case(
     )
     assert set(rows["case_id"]) == expected
     assert rows["score"].between(0, 1).all()
+
+
+def test_the_halves_are_stratified_disjoint_and_never_empty():
+    ids = [f"a{i:03d}" for i in range(11)]
+    labels = [1] * 8 + [0] * 3
+    a, b = two_stage.halves(ids, labels, seed=0)
+    assert sorted(a + b) == ids and abs(len(a) - len(b)) <= 1
+    assert {sum(c in part for c in ids[8:]) for part in (a, b)} == {1, 2}
+    assert all(two_stage.halves(["x", "y"], [0, 1], seed=s)[1] for s in range(5))
