@@ -38,6 +38,7 @@ LIST_FORMATS = ("table", "json", "csv")
 #: imported cannot have been raised, and importing one just to compare would cost startup.
 INPUT_ERRORS = {
     "mskbench.harness.registry": ("UnknownNameError",),
+    "mskbench.harness.ensemble": ("EnsembleError",),
     "mskbench.tasks.targets": ("TaskSpecError",),
     "mskbench.tasks.contract.errors": ("ContractError",),
     "mskbench.harness.store.errors": ("NotAStoreError", "ReadOnlyStoreError", "SchemaVersionError"),
@@ -891,6 +892,49 @@ def score_command(
     )
     run = Store(db).query("SELECT profile FROM runs WHERE run_id = ?", [outcome.run_id])
     _print_summary(task, run["profile"].item(), db, "test", "table")
+
+
+@app.command("ensemble")
+def ensemble_command(
+    task: TaskOption,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Source: the newest trained run of this model."),
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Source: only runs of this profile.")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="Source: this run id (instead of --model).")
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Name shown on the leaderboard (default <model>_ensemble)."),
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Predict the external set with the ensemble of a cross-validated run's fold models.
+
+    Majority vote per voxel of the label maps the folds stored (ties: the lower label),
+    stored as a run of its own (<model>_ensemble, external rows only), so the leaderboard
+    and `bench results --split external` show it beside the per-fold numbers. Every fold of
+    the split must be stored and the dataset unchanged; nothing is written otherwise.
+    """
+    with bad_input_exits():
+        _task(task)
+        if profile is not None:
+            _choice(profile, PROFILES, "--profile")
+        from mskbench.harness.ensemble import ensemble_external
+
+        outcome = ensemble_external(db, task, run_id, model, profile, name)
+    from mskbench.harness.store import Store
+
+    stored = Store(db).query(
+        "SELECT model, profile FROM runs WHERE run_id = ?", [outcome.run_id]
+    ).iloc[0]
+    done = "stored" if outcome.folds_run else "already stored"
+    console.print(f"ensemble {stored['model']!r} {done} as run [bold]{outcome.run_id}[/] → {db}")
+    _print_summary(task, stored["profile"], db, "external", "table")
 
 
 @app.command("results")
