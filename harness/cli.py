@@ -929,9 +929,11 @@ def ensemble_command(
         outcome = ensemble_external(db, task, run_id, model, profile, name)
     from mskbench.harness.store import Store
 
-    stored = Store(db).query(
-        "SELECT model, profile FROM runs WHERE run_id = ?", [outcome.run_id]
-    ).iloc[0]
+    stored = (
+        Store(db)
+        .query("SELECT model, profile FROM runs WHERE run_id = ?", [outcome.run_id])
+        .iloc[0]
+    )
     done = "stored" if outcome.folds_run else "already stored"
     console.print(f"ensemble {stored['model']!r} {done} as run [bold]{outcome.run_id}[/] → {db}")
     _print_summary(task, stored["profile"], db, "external", "table")

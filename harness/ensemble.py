@@ -59,8 +59,9 @@ def majority_vote(label_maps: list[np.ndarray], n_labels: int) -> np.ndarray:
     return votes.argmax(axis=0).astype(np.uint8)
 
 
-def find_source_run(store: Store, run_id: str | None, task: str, model: str | None,
-                    profile: str | None) -> pd.Series:
+def find_source_run(
+    store: Store, run_id: str | None, task: str, model: str | None, profile: str | None
+) -> pd.Series:
     """The run to ensemble: ``run_id`` if given, else the newest finished trained run of
     ``model`` on ``task`` (and ``profile``); `EnsembleError` names what is missing."""
     runs = store.runs(task)
@@ -106,8 +107,9 @@ def _check_source(run: pd.Series, dataset: Dataset) -> list[int]:
     return folds
 
 
-def _stored_maps(store: Store, run: pd.Series, folds: list[int], external: list[str]
-                 ) -> dict[str, list[Path]]:
+def _stored_maps(
+    store: Store, run: pd.Series, folds: list[int], external: list[str]
+) -> dict[str, list[Path]]:
     """Case id → its stored external label map per fold (fold order), each checked to lie
     inside ``<db folder>/predictions/<run>/``."""
     rows = store.query(
@@ -128,8 +130,7 @@ def _stored_maps(store: Store, run: pd.Series, folds: list[int], external: list[
         lacking = [f for f in folds if f not in stored or not stored[f].is_file()]
         if lacking:
             raise EnsembleError(
-                f"external case {case_id}: no stored label map of fold(s) {lacking} "
-                f"under {root}"
+                f"external case {case_id}: no stored label map of fold(s) {lacking} under {root}"
             )
         out[case_id] = [stored[f] for f in folds]
     return out
@@ -153,7 +154,9 @@ def ensemble_external(
     try:
         dataset = Dataset(source["data_root"], task)
     except (ContractError, OSError) as exc:
-        raise EnsembleError(f"run {source['run_id']}'s data at {source['data_root']}: {exc}") from exc
+        raise EnsembleError(
+            f"run {source['run_id']}'s data at {source['data_root']}: {exc}"
+        ) from exc
     folds = _check_source(source, dataset)
     external = list(dataset.splits.external)
     maps = _stored_maps(store, source, folds, external)
@@ -179,8 +182,9 @@ def ensemble_external(
         "vote": VOTE_RULE,
     }
     record = RunRecord(
-        run_key=json_sha256({"task": task.name, "model": name, **config,
-                             "data": dataset.fingerprint}),
+        run_key=json_sha256(
+            {"task": task.name, "model": name, **config, "data": dataset.fingerprint}
+        ),
         kind="scored",
         task=task.name,
         task_version=task.version,
@@ -216,8 +220,9 @@ def ensemble_external(
         paths.append({"case_id": case_id, "split": "external", "path": str(path.resolve())})
     store.write_fold(
         new_run,
-        FoldRecord(0, fold_started, _now(), time.perf_counter() - t0,
-                   None, None, None, None, 0, 0, 0),
+        FoldRecord(
+            0, fold_started, _now(), time.perf_counter() - t0, None, None, None, None, 0, 0, 0
+        ),
         pd.concat(metrics, ignore_index=True),
         scores=pd.concat(scores, ignore_index=True),
         predictions=pd.DataFrame(paths, columns=["case_id", "split", "path"]),
