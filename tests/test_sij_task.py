@@ -184,3 +184,30 @@ class SijMeanClassifier:
         p = self.model_.predict_proba(features(case)[None])[0, 1]
         return Prediction(scores={"axspa": float(p)})
 """
+
+
+def test_table_2_pairs_patients_and_keeps_small_p_values_against_pingouin():
+    import numpy as np
+    import pingouin as pg
+
+    from mskbench.tasks.results import StoredResults
+    from mskbench.tasks.sij.tables import table2
+
+    rng = np.random.default_rng(4)
+    reference = rng.uniform(0.6, 0.9, 16)
+    other = reference - rng.uniform(0.08, 0.12, 16)  # worse on every patient: tiny p
+    rows = [
+        {"model": model, "case_id": f"a{i:03d}", "structure": "FM", "metric": metric,
+         "value": value if metric == "dice" else 0.5}
+        for model, dice in (("sij_attention25d", reference), ("attention_unet", other))
+        for i, value in enumerate(dice)
+        for metric in ("dice", "precision", "recall", "hd95")
+    ]  # fmt: skip
+    results = StoredResults("quick", "test", pd.DataFrame(), pd.DataFrame(rows),
+                            pd.DataFrame(), pd.DataFrame())  # fmt: skip
+    table = table2(get_task(FM), results)
+    table = table[table["source"] == "quick"].set_index("model")  # not the seed's rows
+    p = table.loc["attention_unet", "p_vs_2.5d"]
+    expected = pg.ttest(other, reference, paired=True)["p_val"].item()
+    assert p < 1e-4 and p == pytest.approx(expected, rel=1e-2, abs=0)  # 3 digits
+    assert table.loc["attention_unet", "dice"] == pytest.approx(other.mean(), abs=1e-4)

@@ -95,7 +95,10 @@ def table2(task: TaskSpec, results: StoredResults) -> pd.DataFrame:
     columns = ["model", "source", "n", "dice", "dice_sd", "precision", "precision_ci_low",
                "precision_ci_high", "recall", "recall_ci_low", "recall_ci_high", "hd95_mm",
                "p_vs_2.5d"]  # fmt: skip
-    return pd.DataFrame(out).reindex(columns=columns).round(4)
+    table = pd.DataFrame(out).reindex(columns=columns).round({c: 4 for c in columns[3:-1]})
+    # three significant digits, not 4 decimals: p = 8.3e-6 must not print as 0.0
+    table["p_vs_2.5d"] = [float(f"{p:.3g}") for p in table["p_vs_2.5d"]]
+    return table
 
 
 def table4(task: TaskSpec, results: StoredResults) -> pd.DataFrame:
