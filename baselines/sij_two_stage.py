@@ -40,7 +40,6 @@ scratch. Not reproduced: the seed's classifier architecture and its 300 fixed ep
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -53,7 +52,7 @@ from torchvision.models import resnet18
 from mskbench.baselines.sij import normalised
 from mskbench.harness.models.protocol import CaseSet, FitContext, FitReport
 from mskbench.harness.training import runtime
-from mskbench.harness.training.loop import LoopConfig, TrainingLoop
+from mskbench.harness.training.binary import fit_logit_network, sigmoid_probabilities
 from mskbench.tasks.case import Case, Prediction
 
 TARGET = "axspa"
@@ -230,33 +229,23 @@ class SijTwoStage:
             "size": ctx.size,
             "halves": self.halves_,
         }
-        config = LoopConfig(
-            max_epochs=ctx.epochs,
-            patience=ctx.profile.patience,
-            lr=self.lr,
-            device=ctx.device,
-            float_targets=True,
-            fingerprint=json.dumps(identity, sort_keys=True, default=str),
-        )
-        work_dir = ctx.work_dir / "classifier"
-        work_dir.mkdir(parents=True, exist_ok=True)
-        loop = TrainingLoop(network, nn.BCEWithLogitsLoss(), config, work_dir / "classifier.pt")
         has_val = len(val_y) > 0
-        result = loop.run(
+        self.network_, result = fit_logit_network(
+            network,
+            nn.BCEWithLogitsLoss(),
+            ctx,
+            ctx.work_dir / "classifier" / "classifier.pt",
+            identity,
             lambda rng: self._batches(train_x, train_y, rng),
             (lambda rng: self._batches(val_x, val_y, None)) if has_val else None,
-            seed=ctx.seed,
-            on_epoch=ctx.on_epoch,
+            lr=self.lr,
         )
-        self.network_ = loop.network.eval()
         self.device_ = ctx.device
         return result
 
-    @torch.no_grad()
     def probability(self, x: np.ndarray) -> float:
         """P(axSpA) of one stage-2 input ``(2, slices, y, x)``."""
-        tensor = torch.from_numpy(x[None].astype(np.float32)).to(self.device_)
-        return float(torch.sigmoid(self.network_(tensor)).item())
+        return float(sigmoid_probabilities(self.network_, x[None], self.device_).item())
 
     def predict(self, case: Case, ctx: FitContext) -> Prediction:
         fm, probabilities = self.fm_probability(case, ctx)

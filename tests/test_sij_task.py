@@ -9,6 +9,7 @@ import json
 
 import pandas as pd
 import pytest
+from test_leaderboard_app import DSC, frame_with
 from typer.testing import CliRunner
 
 from mskbench.harness.cli import app
@@ -151,6 +152,36 @@ def test_the_axspa_task_runs_a_case_classifier_and_prints_table_4(smoke_dirs, tm
                                  "--tables"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Tables 4–5" in result.output
+    at = _leaderboard(path, AXSPA)
+    ours = frame_with(at, "AUROC").set_index("Model")
+    assert "sij_mean:SijMeanClassifier" in ours.index  # ours, beside Table 4's rows
+    assert "published, other data" in set(ours["Source"])
+
+
+def _leaderboard(db: str, task: str):
+    """The leaderboard's Overview of ``task`` on ``db``, run by Streamlit's AppTest."""
+    import sys
+
+    from streamlit.testing.v1 import AppTest
+    from test_leaderboard_app import APP, TIMEOUT_S
+
+    argv = sys.argv
+    sys.argv = ["app.py", "--db", db]
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+        at.session_state["task"] = task
+        at.session_state["page"] = "Overview"
+        at.run()
+    finally:
+        sys.argv = argv
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_leaderboard_shows_the_fm_task_with_the_seeds_rows(db):
+    table = frame_with(_leaderboard(db, FM), DSC)
+    assert "sij_threshold" in set(table["Model"])
+    assert {"sij_attention25d", "unetr"} <= set(table["Model"])  # Table 2, published
 
 
 #: A cheap case classifier for the task's plumbing (the shipped `sij_two_stage` trains two

@@ -32,7 +32,6 @@ variants, the seed's "single view" rows).
 
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from typing import Any
@@ -46,7 +45,7 @@ from mskbench.baselines.knee.floor import parse_views
 from mskbench.baselines.knee.networks import INPUT_SIZE, PlaneNet, load_imagenet
 from mskbench.harness.models.protocol import CaseSet, FitContext, FitReport
 from mskbench.harness.training import runtime
-from mskbench.harness.training.loop import LoopConfig, TrainingLoop
+from mskbench.harness.training.binary import fit_logit_network, sigmoid_probabilities
 from mskbench.tasks.case import Case, Prediction
 
 #: ImageNet's grey mean and SD (of the three channels' means), for [0, 1] inputs.
@@ -143,31 +142,26 @@ class MrnetCNN:
             load_imagenet(network, ctx.weights)
         identity = {"model": self.get_params(), "view": view, "labels": group,
                     "size": ctx.size, "seed": ctx.seed, "n_train": len(train_stacks[view])}  # fmt: skip
-        config = LoopConfig(
-            max_epochs=ctx.epochs, patience=ctx.profile.patience, lr=self.lr,
-            weight_decay=self.weight_decay, decoupled_weight_decay=self.decoupled_weight_decay,
-            device=ctx.device, float_targets=True, fingerprint=json.dumps(identity, sort_keys=True),
-        )  # fmt: skip
-        ctx.work_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint = ctx.work_dir / f"{view}_{'_'.join(map(str, group))}.pt"
-        loop = TrainingLoop(network, nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(ctx.device)),
-                            config, checkpoint)  # fmt: skip
         has_val = len(val_stacks[view]) > 0
-        result = loop.run(
+        return fit_logit_network(
+            network,
+            nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(ctx.device)),
+            ctx,
+            ctx.work_dir / f"{view}_{'_'.join(map(str, group))}.pt",
+            identity,
             lambda rng: self._batches(train_stacks[view], train_labels[:, group], rng),
             (lambda _: self._batches(val_stacks[view], val_labels[:, group], None)) if has_val else None,
-            seed=ctx.seed,
-            on_epoch=ctx.on_epoch,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            decoupled_weight_decay=self.decoupled_weight_decay,
         )  # fmt: skip
-        return loop.network.eval(), result
 
-    @torch.no_grad()
     def _plane_probabilities(self, view: str, stack: np.ndarray) -> np.ndarray:
         """P(label) per label from ``view``'s network(s) for one resized stack."""
-        x = torch.from_numpy(network_input(stack, None)).to(self.device_)
+        x = network_input(stack, None)
         out = np.empty(len(self.targets_))
         for group, network in self.networks_[view]:
-            out[group] = torch.sigmoid(network(x))[0].cpu().numpy()
+            out[group] = sigmoid_probabilities(network, x, self.device_)[0]
         return out
 
     def fit(self, train: CaseSet, val: CaseSet, ctx: FitContext) -> FitReport:

@@ -15,7 +15,6 @@ the validation loss with the profile's patience.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from mskbench.baselines.shoulder.crops import augment, balanced_order
 from mskbench.harness.models.protocol import FitContext
-from mskbench.harness.training.loop import LoopConfig, LoopResult, TrainingLoop
+from mskbench.harness.training.binary import fit_logit_network, sigmoid_probabilities
+from mskbench.harness.training.loop import LoopResult
 
 #: Crop side (px) per network size.
 CROP_SIZE = {"small": 96, "paper": 224}
@@ -95,29 +95,22 @@ class CropClassifier:
         network = build_vgg19(ctx.size)
         if ctx.weights is not None and ctx.size == "paper":
             load_imagenet(network, ctx.weights)
-        config = LoopConfig(
-            max_epochs=ctx.epochs,
-            patience=ctx.profile.patience,
-            lr=self.lr,
-            device=ctx.device,
-            float_targets=True,
-            fingerprint=json.dumps(identity, sort_keys=True, default=str),
-        )
-        work_dir.mkdir(parents=True, exist_ok=True)
-        loop = TrainingLoop(network, nn.BCEWithLogitsLoss(), config, work_dir / "classifier.pt")
         has_val = len(val[1]) > 0
-        result = loop.run(
+        self.network_, result = fit_logit_network(
+            network,
+            nn.BCEWithLogitsLoss(),
+            ctx,
+            work_dir / "classifier.pt",
+            identity,
             lambda rng: self._batches(*train, rng),
             (lambda rng: self._batches(*val, None)) if has_val else None,
-            seed=ctx.seed,
-            on_epoch=ctx.on_epoch,
+            lr=self.lr,
         )
-        self.network_ = loop.network.eval()
         self.device_ = ctx.device
         return result
 
-    @torch.no_grad()
     def probability(self, crop: np.ndarray) -> float:
         """P(risky) of one crop ``(S, S)``."""
-        x = torch.from_numpy(_three_channels(crop[None])).to(self.device_)
-        return float(torch.sigmoid(self.network_(x)).item())
+        return float(
+            sigmoid_probabilities(self.network_, _three_channels(crop[None]), self.device_).item()
+        )
