@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mskbench.harness.evaluation import attribute_rows, case_metric_rows, case_score_rows
+from mskbench.harness.evaluation import FoldRows
 from mskbench.harness.naming import check_run_name
 from mskbench.harness.prediction_folder import read_on_reference
-from mskbench.harness.provenance import git_commit, package_version, package_versions
+from mskbench.harness.provenance import record_provenance
 from mskbench.harness.runner import RunOutcome, _now, write_prediction
 from mskbench.harness.store import FoldRecord, RunRecord, Store
 from mskbench.tasks import get_task
@@ -192,12 +192,7 @@ def ensemble_external(
         profile=str(source["profile"]),
         seed=int(source["seed"]),
         config=config,
-        data_fingerprint=dataset.fingerprint,
-        split_fingerprint=dataset.split_fingerprint,
-        data_root=str(dataset.root),
-        mskbench_version=package_version("mskbench") or "unknown",
-        git_commit=git_commit(),
-        packages=package_versions(),
+        **record_provenance(dataset),
         device="none",
         device_name=f"ensemble of {len(folds)} fold predictions",
         folds_planned=[0],
@@ -208,29 +203,17 @@ def ensemble_external(
         return RunOutcome(stored[0], [], [0], time.perf_counter() - started, Path(db))
     new_run, _ = store.begin_run(record)
     fold_started, t0 = _now(), time.perf_counter()
-    metrics, scores, attributes, paths = [], [], [], []
+    rows = FoldRows(task)
     for case_id in external:
         case = dataset.load(case_id)
         prediction = Prediction(label=voted[case_id])
-        rows = case_metric_rows(task, case, prediction, "external")
-        metrics.append(rows)
-        scores.append(case_score_rows(task, case, prediction, "external"))
-        attributes.append(attribute_rows(task, case, rows))
+        rows.add(case, prediction, "external")
         path = write_prediction(Path(db).parent / "predictions", new_run, 0, case, prediction)
-        paths.append({"case_id": case_id, "split": "external", "path": str(path.resolve())})
-    store.write_fold(
-        new_run,
-        FoldRecord(
-            0, fold_started, _now(), time.perf_counter() - t0, None, None, None, None, 0, 0, 0
-        ),
-        pd.concat(metrics, ignore_index=True),
-        scores=pd.concat(scores, ignore_index=True),
-        predictions=pd.DataFrame(paths, columns=["case_id", "split", "path"]),
-        attributes=pd.concat(attributes, ignore_index=True).drop_duplicates(
-            ["case_id", "structure", "attribute"]
-        ),
-        data_fingerprint=dataset.fingerprint,
+        rows.add_path(case_id, "external", path)
+    record_fold = FoldRecord(
+        0, fold_started, _now(), time.perf_counter() - t0, None, None, None, None, 0, 0, 0
     )
+    store.write_fold(new_run, record_fold, **rows.frames(), data_fingerprint=dataset.fingerprint)
     wall = time.perf_counter() - started
     store.finish_run(new_run, "finished", wall_time_s=wall)
     return RunOutcome(new_run, [0], [], wall, Path(db))

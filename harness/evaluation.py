@@ -28,6 +28,7 @@ case's cases.csv columns (site, group, side, level, ...) — become ``attributes
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -288,3 +289,41 @@ def attribute_rows(task: TaskSpec, case: Case, metric_rows: pd.DataFrame) -> pd.
     return pd.DataFrame(
         rows, columns=["case_id", "structure", "attribute", "value_num", "value_text"]
     )
+
+
+class FoldRows:
+    """The rows one fold stores, gathered case by case: metric rows, score rows, attribute
+    rows and the paths of written predictions — the frames `Store.write_fold` takes
+    (`frames`), whether a model, a scored submission or an ensemble made the predictions."""
+
+    def __init__(self, task: TaskSpec) -> None:
+        self.task = task
+        self._metrics: list[pd.DataFrame] = []
+        self._scores: list[pd.DataFrame] = []
+        self._attributes: list[pd.DataFrame] = []
+        self._paths: list[dict[str, str]] = []
+
+    def add(self, case: Case, prediction: Prediction, split: str) -> None:
+        """Score ``prediction`` of ``case`` (split ``test`` or ``external``); raises on a
+        prediction that breaks the task's rules (before anything of it is written)."""
+        rows = case_metric_rows(self.task, case, prediction, split)
+        self._metrics.append(rows)
+        self._scores.append(case_score_rows(self.task, case, prediction, split))
+        self._attributes.append(attribute_rows(self.task, case, rows))
+
+    def add_path(self, case_id: str, split: str, path: Path | None) -> None:
+        """Record the file a scored prediction was written to (None: no file)."""
+        if path is not None:
+            self._paths.append({"case_id": case_id, "split": split, "path": str(path.resolve())})
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """``metrics``, ``scores``, ``predictions`` and ``attributes`` (one row per case,
+        structure and attribute) of every case added."""
+        return {
+            "metrics": pd.concat(self._metrics, ignore_index=True),
+            "scores": pd.concat(self._scores, ignore_index=True),
+            "predictions": pd.DataFrame(self._paths, columns=["case_id", "split", "path"]),
+            "attributes": pd.concat(self._attributes, ignore_index=True).drop_duplicates(
+                ["case_id", "structure", "attribute"]
+            ),
+        }

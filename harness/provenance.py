@@ -6,6 +6,7 @@ import importlib.metadata
 import subprocess
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 PACKAGES = (
     "mskbench", "numpy", "scipy", "pandas", "torch", "monai", "segmentation-models-pytorch",
@@ -48,3 +49,17 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
+
+
+def record_provenance(dataset: Any) -> dict[str, Any]:
+    """The `RunRecord` fields that name a run's data (``dataset``: a
+    `tasks.contract.Dataset`: fingerprints and folder) and code (version, commit,
+    packages)."""
+    return {
+        "data_fingerprint": dataset.fingerprint,
+        "split_fingerprint": dataset.split_fingerprint,
+        "data_root": str(dataset.root),
+        "mskbench_version": package_version("mskbench") or "unknown",
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+    }

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mskbench.harness.evaluation import attribute_rows, case_metric_rows, case_score_rows
+from mskbench.harness.evaluation import FoldRows
 from mskbench.harness.models import (
     CaseSet,
     EpochReport,
@@ -41,7 +41,7 @@ from mskbench.harness.models import (
     get_model_card,
     hyperparameters_of,
 )
-from mskbench.harness.provenance import git_commit, package_version, package_versions
+from mskbench.harness.provenance import record_provenance
 from mskbench.harness.store import FoldRecord, RunRecord, Store
 from mskbench.tasks import get_task
 from mskbench.tasks.contract import ContractError, Dataset, validation_subjects, write_image
@@ -180,12 +180,7 @@ def run_record(
         profile=request.profile,
         seed=request.seed,
         config=config,
-        data_fingerprint=dataset.fingerprint,
-        split_fingerprint=dataset.split_fingerprint,
-        data_root=str(dataset.root),
-        mskbench_version=package_version("mskbench") or "unknown",
-        git_commit=git_commit(),
-        packages=package_versions(),
+        **record_provenance(dataset),
         device=device,
         device_name=device_name,
         folds_planned=folds,
@@ -341,19 +336,15 @@ class Runner:
             (c, "external") for c in dataset.splits.external
         ]
         self.observer.predicting(fold, len(cases))
-        metrics, scores, attributes, predictions = [], [], [], []
+        rows = FoldRows(task)
         for case_id, role in cases:
             case = dataset.load(case_id)
             prediction = model.predict(case, ctx)
-            rows = case_metric_rows(task, case, prediction, role)
-            metrics.append(rows)
-            scores.append(case_score_rows(task, case, prediction, role))
-            attributes.append(attribute_rows(task, case, rows))
+            rows.add(case, prediction, role)
             path = write_prediction(
                 self.results_dir / "predictions", run_id, fold, case, prediction
             )
-            if path is not None:
-                predictions.append({"case_id": case_id, "split": role, "path": str(path.resolve())})
+            rows.add_path(case_id, role, path)
             self.observer.case_predicted(fold, case_id)
         record = FoldRecord(
             fold=fold,
@@ -370,12 +361,7 @@ class Runner:
         )
         return FoldResult(
             record=record,
-            metrics=pd.concat(metrics, ignore_index=True),
-            scores=pd.concat(scores, ignore_index=True),
-            predictions=pd.DataFrame(predictions, columns=["case_id", "split", "path"]),
-            attributes=pd.concat(attributes, ignore_index=True).drop_duplicates(
-                ["case_id", "structure", "attribute"]
-            ),
+            **rows.frames(),
             work_dir=ctx.work_dir,
         )
 

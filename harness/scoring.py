@@ -61,16 +61,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from mskbench.harness.evaluation import attribute_rows, case_metric_rows, case_score_rows
+from mskbench.harness.evaluation import FoldRows
 from mskbench.harness.prediction_folder import (
     prediction_files,
     read_on_reference,
     reorientations,
 )
 from mskbench.harness.prediction_layouts import NNUNET, PredictionSet
-from mskbench.harness.provenance import git_commit, package_version, package_versions
+from mskbench.harness.provenance import record_provenance
 from mskbench.harness.runner import RunOutcome, _now
 from mskbench.harness.scores_csv import read_scores
 from mskbench.harness.store import FoldRecord, RunRecord, Store
@@ -487,12 +486,7 @@ def score(
             **({"not_scored": submission.not_scored} if submission.not_scored else {}),
             **({"absent_maps": absent} if absent else {}),
         },
-        data_fingerprint=dataset.fingerprint,
-        split_fingerprint=split_fp,
-        data_root=str(dataset.root),
-        mskbench_version=package_version("mskbench") or "unknown",
-        git_commit=git_commit(),
-        packages=package_versions(),
+        **{**record_provenance(dataset), "split_fingerprint": split_fp},
         device="none",
         device_name="scored predictions",
         folds_planned=sorted(submission.cases_by_fold),
@@ -503,44 +497,20 @@ def score(
         if fold in finished:
             continue
         fold_started, t0 = _now(), time.perf_counter()
-        metrics, scores, attributes, paths = [], [], [], []
+        rows = FoldRows(task)
         for case_id, role in cases:
             case = dataset.load(case_id)
             prediction = _prediction_of(
                 submission, case_id, dataset.layout.label(case_id), dataset.layout.png
             )
-            rows = case_metric_rows(task, case, prediction, role)
-            metrics.append(rows)
-            scores.append(case_score_rows(task, case, prediction, role))
-            attributes.append(attribute_rows(task, case, rows))
-            path = submission.path_of(case_id)
-            if path is not None:
-                paths.append({"case_id": case_id, "split": role, "path": str(path.resolve())})
+            rows.add(case, prediction, role)
+            rows.add_path(case_id, role, submission.path_of(case_id))
         n_test = sum(1 for _, role in cases if role == "test")
         record_fold = FoldRecord(
-            fold,
-            fold_started,
-            _now(),
-            time.perf_counter() - t0,
-            None,
-            None,
-            None,
-            None,
-            0,
-            0,
+            fold, fold_started, _now(), time.perf_counter() - t0, None, None, None, None, 0, 0,
             n_test,
-        )
-        store.write_fold(
-            run_id,
-            record_fold,
-            pd.concat(metrics, ignore_index=True),
-            scores=pd.concat(scores, ignore_index=True),
-            predictions=pd.DataFrame(paths, columns=["case_id", "split", "path"]),
-            attributes=pd.concat(attributes, ignore_index=True).drop_duplicates(
-                ["case_id", "structure", "attribute"]
-            ),
-            data_fingerprint=dataset.fingerprint,
-        )
+        )  # fmt: skip
+        store.write_fold(run_id, record_fold, **rows.frames(), data_fingerprint=dataset.fingerprint)
     wall = time.perf_counter() - started
     store.finish_run(run_id, "finished", wall_time_s=wall)
     done = sorted(submission.cases_by_fold)

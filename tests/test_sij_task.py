@@ -242,3 +242,22 @@ def test_table_2_pairs_patients_and_keeps_small_p_values_against_pingouin():
     expected = pg.ttest(other, reference, paired=True)["p_val"].item()
     assert p < 1e-4 and p == pytest.approx(expected, rel=1e-2, abs=0)  # 3 digits
     assert table.loc["attention_unet", "dice"] == pytest.approx(other.mean(), abs=1e-4)
+
+
+def test_table_2_counts_a_site_b_patient_once_with_its_mean_over_the_fold_models():
+    from mskbench.tasks.results import StoredResults
+    from mskbench.tasks.sij.tables import table2
+
+    rows = [
+        {"model": "unet2d", "case_id": case, "fold": fold, "structure": "FM",
+         "metric": metric, "value": dice if metric == "dice" else 0.5}
+        for case, fold, dice in (("b001", 0, 0.2), ("b001", 1, 0.6), ("b002", 0, 0.9),
+                                 ("b002", 1, 0.7))
+        for metric in ("dice", "precision", "recall", "hd95")
+    ]  # fmt: skip
+    results = StoredResults("quick", "external", pd.DataFrame(), pd.DataFrame(rows),
+                            pd.DataFrame(), pd.DataFrame())  # fmt: skip
+    table = table2(get_task(FM), results)
+    ours = table[table["source"] == "quick"].set_index("model").loc["unet2d"]
+    assert ours["n"] == 2  # two patients, not four (patient, fold) rows
+    assert ours["dice"] == pytest.approx((0.4 + 0.8) / 2)  # b001: 0.4, b002: 0.8

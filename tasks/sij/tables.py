@@ -6,7 +6,8 @@ volume diagonal, never dropped — `docs/metrics.md`), and the seed's paired t-t
 (``scipy.stats.ttest_rel`` on per-patient DSC) of each model against
 ``sij_attention25d`` when that model was run; the seed's rows beside ours (*published,
 other data*). ``split`` ``test`` = the 4 CV folds' test patients (the seed's "internal
-cross-validation"), ``external`` = site B.
+cross-validation"), ``external`` = site B, each patient's values averaged over the fold
+models that predicted it (`bench ensemble` stores the seed's ensemble of them instead).
 
 **Table 4** (`sij_axspa`) — per model: AUC, accuracy, sensitivity, specificity, PPV, NPV
 and Cohen's κ at P ≥ 0.5 with **Wald** 95 % CIs (`mskbench.harness.stats.wald`, as the
@@ -37,12 +38,14 @@ def _diagonal_mm(task: TaskSpec, results: StoredResults) -> float:
 
 
 def per_patient(results: StoredResults) -> pd.DataFrame:
-    """``model, case_id, dice, precision, recall, hd95`` for the FM structure."""
+    """``model, case_id, dice, precision, recall, hd95`` for the FM structure, one row per
+    patient: a site-B patient, predicted by every fold's model, gets the mean over the
+    folds (NaN ignored), so that each patient counts once in the means and the t-test."""
     rows = results.metrics[
         (results.metrics["structure"] == "FM") & results.metrics["metric"].isin(SEG_COLUMNS)
     ]
     wide = rows.pivot_table(
-        index=["model", "case_id"], columns="metric", values="value", aggfunc="first",
+        index=["model", "case_id"], columns="metric", values="value", aggfunc="mean",
         dropna=False,
     ).reset_index()  # fmt: skip
     return wide.reindex(columns=["model", "case_id", *SEG_COLUMNS])
