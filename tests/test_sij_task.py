@@ -228,7 +228,7 @@ def test_table_2_pairs_patients_and_keeps_small_p_values_against_pingouin():
     reference = rng.uniform(0.6, 0.9, 16)
     other = reference - rng.uniform(0.08, 0.12, 16)  # worse on every patient: tiny p
     rows = [
-        {"model": model, "case_id": f"a{i:03d}", "structure": "FM", "metric": metric,
+        {"model": model, "case_id": f"a{i:03d}", "fold": 0, "structure": "FM", "metric": metric,
          "value": value if metric == "dice" else 0.5}
         for model, dice in (("sij_attention25d", reference), ("attention_unet", other))
         for i, value in enumerate(dice)
@@ -255,9 +255,15 @@ def test_table_2_counts_a_site_b_patient_once_with_its_mean_over_the_fold_models
                                  ("b002", 1, 0.7))
         for metric in ("dice", "precision", "recall", "hd95")
     ]  # fmt: skip
+    missed = {"model": "unet2d", "case_id": "b001", "fold": 0, "structure": "FM"}
+    rows = [r for r in rows if not (r.items() >= missed.items() and r["metric"] == "hd95")]
+    rows += [missed | {"metric": "hd95", "value": float("nan")},  # fold 0 missed b001
+             missed | {"metric": "image_diagonal_mm", "value": 200.0}]  # fmt: skip
     results = StoredResults("quick", "external", pd.DataFrame(), pd.DataFrame(rows),
                             pd.DataFrame(), pd.DataFrame())  # fmt: skip
     table = table2(get_task(FM), results)
     ours = table[table["source"] == "quick"].set_index("model").loc["unet2d"]
     assert ours["n"] == 2  # two patients, not four (patient, fold) rows
     assert ours["dice"] == pytest.approx((0.4 + 0.8) / 2)  # b001: 0.4, b002: 0.8
+    # the miss counts as its volume's diagonal: b001 (200 + 0.5) / 2, b002 0.5
+    assert ours["hd95_mm"] == pytest.approx(((200 + 0.5) / 2 + 0.5) / 2, abs=1e-3)

@@ -31,23 +31,30 @@ SEG_COLUMNS = ("dice", "precision", "recall", "hd95")
 CLS_COLUMNS = ("auroc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "kappa")
 
 
-def _diagonal_mm(task: TaskSpec, results: StoredResults) -> float:
-    """Worst-case distance for a missed lesion: the largest HD95 seen, else 500 mm."""
+def _largest_hd95_mm(results: StoredResults) -> float:
+    """The worst-case distance where no volume diagonal was stored: the largest HD95
+    seen, else 500 mm."""
     hd = results.metrics[results.metrics["metric"] == "hd95"]["value"]
     return float(np.nanmax(hd)) if hd.notna().any() else 500.0
 
 
 def per_patient(results: StoredResults) -> pd.DataFrame:
     """``model, case_id, dice, precision, recall, hd95`` for the FM structure, one row per
-    patient: a site-B patient, predicted by every fold's model, gets the mean over the
-    folds (NaN ignored), so that each patient counts once in the means and the t-test."""
-    rows = results.metrics[
-        (results.metrics["structure"] == "FM") & results.metrics["metric"].isin(SEG_COLUMNS)
-    ]
-    wide = rows.pivot_table(
-        index=["model", "case_id"], columns="metric", values="value", aggfunc="mean",
-        dropna=False,
-    ).reset_index()  # fmt: skip
+    patient. A missed lesion's HD95 (NaN) counts as the volume's diagonal (the stored
+    ``image_diagonal_mm``, `docs/metrics.md`; the largest HD95 seen where none is stored).
+    A site-B patient, predicted by every fold's model, gets the mean over the folds, so
+    that each patient counts once in the means and the paired t-test."""
+    rows = results.metrics[results.metrics["structure"] == "FM"]
+    by_fold = (
+        rows[rows["metric"].isin([*SEG_COLUMNS, "image_diagonal_mm"])]
+        .pivot_table(index=["model", "fold", "case_id"], columns="metric", values="value",
+                     aggfunc="first", dropna=False, observed=True)
+        .reindex(columns=[*SEG_COLUMNS, "image_diagonal_mm"])
+    )  # fmt: skip
+    by_fold = by_fold.dropna(how="all", subset=list(SEG_COLUMNS))  # combinations never run
+    worst = by_fold["image_diagonal_mm"].fillna(_largest_hd95_mm(results))
+    by_fold["hd95"] = by_fold["hd95"].fillna(worst)
+    wide = by_fold.groupby(level=["model", "case_id"])[list(SEG_COLUMNS)].mean().reset_index()
     return wide.reindex(columns=["model", "case_id", *SEG_COLUMNS])
 
 
@@ -61,7 +68,6 @@ def _t_ci(values: np.ndarray) -> tuple[float, float]:
 def table2(task: TaskSpec, results: StoredResults) -> pd.DataFrame:
     """Table 2 of one split: ours and the seed's (see the module docstring)."""
     wide = per_patient(results)
-    worst = _diagonal_mm(task, results)
     reference = wide[wide["model"] == REFERENCE_MODEL].set_index("case_id")["dice"]
     out = []
     for model, group in wide.groupby("model", sort=True):
@@ -74,7 +80,7 @@ def table2(task: TaskSpec, results: StoredResults) -> pd.DataFrame:
             low, high = _t_ci(values)
             row |= {metric: values.mean() if values.size else np.nan,
                     f"{metric}_ci_low": low, f"{metric}_ci_high": high}  # fmt: skip
-        row["hd95_mm"] = float(group["hd95"].fillna(worst).mean())
+        row["hd95_mm"] = float(group["hd95"].mean())
         row["p_vs_2.5d"] = np.nan
         if model != REFERENCE_MODEL and not reference.empty:
             paired = group.set_index("case_id")["dice"].to_frame("a").join(
