@@ -62,8 +62,9 @@ def majority_vote(label_maps: list[np.ndarray], n_labels: int) -> np.ndarray:
 def find_source_run(
     store: Store, run_id: str | None, task: str, model: str | None, profile: str | None
 ) -> pd.Series:
-    """The run to ensemble: ``run_id`` if given, else the newest finished trained run of
-    ``model`` on ``task`` (and ``profile``); `EnsembleError` names what is missing."""
+    """The run to ensemble: ``run_id`` if given, else the newest trained run of ``model``
+    on ``task`` (and ``profile``); `EnsembleError` names what is missing (whether its folds
+    are all stored is `_check_source`'s question)."""
     runs = store.runs(task)
     if run_id is not None:
         chosen = runs[runs["run_id"] == run_id]

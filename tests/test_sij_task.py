@@ -232,7 +232,7 @@ def test_table_2_pairs_patients_and_keeps_small_p_values_against_pingouin():
          "value": value if metric == "dice" else 0.5}
         for model, dice in (("sij_attention25d", reference), ("attention_unet", other))
         for i, value in enumerate(dice)
-        for metric in ("dice", "precision", "recall", "hd95")
+        for metric in ("dice", "precision", "recall", "hd95", "assd")
     ]  # fmt: skip
     results = StoredResults("quick", "test", pd.DataFrame(), pd.DataFrame(rows),
                             pd.DataFrame(), pd.DataFrame())  # fmt: skip
@@ -253,11 +253,13 @@ def test_table_2_counts_a_site_b_patient_once_with_its_mean_over_the_fold_models
          "metric": metric, "value": dice if metric == "dice" else 0.5}
         for case, fold, dice in (("b001", 0, 0.2), ("b001", 1, 0.6), ("b002", 0, 0.9),
                                  ("b002", 1, 0.7))
-        for metric in ("dice", "precision", "recall", "hd95")
+        for metric in ("dice", "precision", "recall", "hd95", "assd")
     ]  # fmt: skip
     missed = {"model": "unet2d", "case_id": "b001", "fold": 0, "structure": "FM"}
-    rows = [r for r in rows if not (r.items() >= missed.items() and r["metric"] == "hd95")]
-    rows += [missed | {"metric": "hd95", "value": float("nan")},  # fold 0 missed b001
+    distances = ("hd95", "assd")
+    rows = [r for r in rows if not (r.items() >= missed.items() and r["metric"] in distances)]
+    rows += [missed | {"metric": m, "value": float("nan")} for m in distances]  # fold 0 missed
+    rows += [missed | {"metric": "absent", "value": 1.0},  # b001, as the store flags it
              missed | {"metric": "image_diagonal_mm", "value": 200.0}]  # fmt: skip
     results = StoredResults("quick", "external", pd.DataFrame(), pd.DataFrame(rows),
                             pd.DataFrame(), pd.DataFrame())  # fmt: skip

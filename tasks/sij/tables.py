@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mskbench.harness.metrics import with_worst_case_distances
 from mskbench.harness.metrics.classification import classify_cases
 from mskbench.harness.stats.wald import wald_intervals
 from mskbench.tasks.results import StoredResults
@@ -28,32 +29,28 @@ from mskbench.tasks.spec import TaskSpec
 
 REFERENCE_MODEL = "sij_attention25d"
 SEG_COLUMNS = ("dice", "precision", "recall", "hd95")
+#: The stored rows a patient's Table 2 values are made from (flags and the diagonal: the
+#: worst-case distance of a missed lesion).
+_STORED = (*SEG_COLUMNS, "assd", "absent", "spurious", "image_diagonal_mm")
 CLS_COLUMNS = ("auroc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "kappa")
-
-
-def _largest_hd95_mm(results: StoredResults) -> float:
-    """The worst-case distance where no volume diagonal was stored: the largest HD95
-    seen, else 500 mm."""
-    hd = results.metrics[results.metrics["metric"] == "hd95"]["value"]
-    return float(np.nanmax(hd)) if hd.notna().any() else 500.0
 
 
 def per_patient(results: StoredResults) -> pd.DataFrame:
     """``model, case_id, dice, precision, recall, hd95`` for the FM structure, one row per
-    patient. A missed lesion's HD95 (NaN) counts as the volume's diagonal (the stored
-    ``image_diagonal_mm``, `docs/metrics.md`; the largest HD95 seen where none is stored).
-    A site-B patient, predicted by every fold's model, gets the mean over the folds, so
-    that each patient counts once in the means and the paired t-test."""
+    patient. A missed lesion's HD95 counts as its volume's diagonal — the harness's rule
+    (`with_worst_case_distances`, `docs/metrics.md`) applied to each fold's row. A site-B
+    patient, predicted by every fold's model, gets the mean over the folds, so that each
+    patient counts once in the means and the paired t-test."""
     rows = results.metrics[results.metrics["structure"] == "FM"]
     by_fold = (
-        rows[rows["metric"].isin([*SEG_COLUMNS, "image_diagonal_mm"])]
+        rows[rows["metric"].isin(_STORED)]
         .pivot_table(index=["model", "fold", "case_id"], columns="metric", values="value",
                      aggfunc="first", dropna=False, observed=True)
-        .reindex(columns=[*SEG_COLUMNS, "image_diagonal_mm"])
+        .reindex(columns=list(_STORED))
     )  # fmt: skip
     by_fold = by_fold.dropna(how="all", subset=list(SEG_COLUMNS))  # combinations never run
-    worst = by_fold["image_diagonal_mm"].fillna(_largest_hd95_mm(results))
-    by_fold["hd95"] = by_fold["hd95"].fillna(worst)
+    by_fold[["absent", "spurious"]] = by_fold[["absent", "spurious"]].fillna(0).astype(bool)
+    by_fold = with_worst_case_distances(by_fold)
     wide = by_fold.groupby(level=["model", "case_id"])[list(SEG_COLUMNS)].mean().reset_index()
     return wide.reindex(columns=["model", "case_id", *SEG_COLUMNS])
 
