@@ -61,14 +61,18 @@ N_HALVES = 2
 
 
 def segmenter_card(name: str):
-    """The shipped card of the stage-1 segmenter ``name`` (a `NetworkSegmenter` card)."""
-    from mskbench.baselines import cards
-    from mskbench.harness.models import ModelCard
+    """The registered card of the stage-1 segmenter ``name``; it must be run by
+    `NetworkSegmenter` (its hyper-parameters are that class's keyword arguments)."""
+    from mskbench.baselines.cards import NETWORK_SEGMENTER
+    from mskbench.harness.models import get_model_card
 
-    found = {c.name: c for c in vars(cards).values() if isinstance(c, ModelCard)}
-    if name not in found:
-        raise ValueError(f"segmenter {name!r} is not one of {sorted(found)}")
-    return found[name]
+    card = get_model_card(name)
+    if card.implementation != NETWORK_SEGMENTER:
+        raise ValueError(
+            f"segmenter {name!r} is not a network segmenter card (its implementation is "
+            f"{card.implementation!r}, not {NETWORK_SEGMENTER!r})"
+        )
+    return card
 
 
 def build_segmenter(name: str):

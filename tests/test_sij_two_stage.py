@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from mskbench.baselines import sij_two_stage as two_stage
 from mskbench.harness.cli import app
 from mskbench.harness.models.protocol import CaseSet, FitContext
+from mskbench.harness.registry import UnknownNameError
 from mskbench.tasks import get_task
 from mskbench.tasks.case import Case, Prediction
 
@@ -37,6 +38,15 @@ def test_stage_2_input_is_the_image_and_the_fm_map_as_two_channels():
     assert logits.shape == (1, 1)
     with pytest.raises(ValueError):
         two_stage.stage2_input(image, fm[:-1], slices=16)
+
+
+def test_stage_1_is_any_registered_network_segmenter_and_nothing_else():
+    assert two_stage.segmenter_card("unet2d").name == "unet2d"
+    assert two_stage.build_segmenter("resunet").get_params()["network"] == "resunet"
+    with pytest.raises(ValueError, match="not a network segmenter"):
+        two_stage.segmenter_card("sij_threshold")
+    with pytest.raises(UnknownNameError):
+        two_stage.segmenter_card("no_such_model")
 
 
 # -- fake stage 1: records what it was fitted on and what it predicted -----------------------
