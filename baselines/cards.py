@@ -19,8 +19,7 @@ from mskbench.harness.models import ModelCard
 
 _SEED_003 = "Hostin et al. 2023, J Magn Reson Imaging 58:1826, doi:10.1002/jmri.28708"
 _SEED_004 = "Li et al. 2024, Insights Imaging, doi:10.1186/s13244-024-01659-y"
-#: the class that runs every card of this module
-NETWORK_SEGMENTER = "mskbench.baselines.segmenter:NetworkSegmenter"
+_IMPLEMENTATION = "mskbench.baselines.segmenter:NetworkSegmenter"
 
 
 def _card(
@@ -42,7 +41,7 @@ def _card(
         # a 2D network runs on slices of any task; a 3D network needs volumes
         spatial_dims=(2, 3) if info.spatial_dims == 2 else (3,),
         name=network,
-        implementation=NETWORK_SEGMENTER,
+        implementation=_IMPLEMENTATION,
         description=info.description,
         hyperparameters={
             "network": network,

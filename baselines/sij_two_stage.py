@@ -61,25 +61,26 @@ N_HALVES = 2
 
 
 def segmenter_card(name: str):
-    """The registered card of the stage-1 segmenter ``name``; it must be run by
-    `NetworkSegmenter` (its hyper-parameters are that class's keyword arguments)."""
-    from mskbench.baselines.cards import NETWORK_SEGMENTER
+    """The registered card of the stage-1 segmenter ``name``; its class must be
+    `NetworkSegmenter` or a subclass (the card's hyper-parameters are that class's keyword
+    arguments)."""
+    from mskbench.baselines.segmenter import NetworkSegmenter
     from mskbench.harness.models import get_model_card
 
     card = get_model_card(name)
-    if card.implementation != NETWORK_SEGMENTER:
+    cls = card.model_class()
+    if not issubclass(cls, NetworkSegmenter):
         raise ValueError(
-            f"segmenter {name!r} is not a network segmenter card (its implementation is "
-            f"{card.implementation!r}, not {NETWORK_SEGMENTER!r})"
+            f"segmenter {name!r} is not a network segmenter card (its class "
+            f"{cls.__qualname__} is not a NetworkSegmenter)"
         )
     return card
 
 
 def build_segmenter(name: str):
-    """A fresh `NetworkSegmenter` with the card's hyper-parameters (its training setup)."""
-    from mskbench.baselines.segmenter import NetworkSegmenter
-
-    return NetworkSegmenter(**dict(segmenter_card(name).hyperparameters))
+    """A fresh segmenter of the card's class with its hyper-parameters (its training setup)."""
+    card = segmenter_card(name)
+    return card.model_class()(**dict(card.hyperparameters))
 
 
 def resample_slices(volume: np.ndarray, slices: int) -> np.ndarray:
