@@ -1,0 +1,9 @@
+CREATE TABLE attributes(data_fingerprint VARCHAR, case_id VARCHAR, structure VARCHAR, "attribute" VARCHAR, value_num DOUBLE, value_text VARCHAR, PRIMARY KEY(data_fingerprint, case_id, structure, "attribute"));
+CREATE TABLE case_metrics(run_id VARCHAR NOT NULL, fold INTEGER NOT NULL, case_id VARCHAR NOT NULL, split VARCHAR NOT NULL, structure VARCHAR NOT NULL, metric VARCHAR NOT NULL, "value" DOUBLE NOT NULL);
+CREATE TABLE case_scores(run_id VARCHAR NOT NULL, fold INTEGER NOT NULL, case_id VARCHAR NOT NULL, split VARCHAR NOT NULL, "target" VARCHAR NOT NULL, "class" VARCHAR NOT NULL, score DOUBLE NOT NULL, reference VARCHAR);
+CREATE TABLE folds(run_id VARCHAR, fold INTEGER, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, wall_time_s DOUBLE NOT NULL, train_images_per_s DOUBLE, peak_memory_mb DOUBLE, epochs INTEGER, best_epoch INTEGER, n_train INTEGER NOT NULL, n_val INTEGER NOT NULL, n_test INTEGER NOT NULL, PRIMARY KEY(run_id, fold));
+CREATE TABLE predictions(run_id VARCHAR NOT NULL, fold INTEGER NOT NULL, case_id VARCHAR NOT NULL, split VARCHAR NOT NULL, path VARCHAR NOT NULL);
+CREATE TABLE runs(run_id VARCHAR PRIMARY KEY, run_key VARCHAR NOT NULL, kind VARCHAR NOT NULL, task VARCHAR NOT NULL, task_version INTEGER NOT NULL, model VARCHAR NOT NULL, profile VARCHAR NOT NULL, seed INTEGER NOT NULL, config JSON, data_fingerprint VARCHAR NOT NULL, split_fingerprint VARCHAR NOT NULL, data_root VARCHAR, mskbench_version VARCHAR, git_commit VARCHAR, packages JSON, device VARCHAR, device_name VARCHAR, folds_planned JSON, status VARCHAR NOT NULL, "error" VARCHAR, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, wall_time_s DOUBLE, train_images_per_s DOUBLE, peak_memory_mb DOUBLE, CHECK((kind IN ('trained', 'scored'))), CHECK((status IN ('running', 'finished', 'failed'))));
+CREATE TABLE schema_version("version" INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL);
+CREATE UNIQUE INDEX runs_run_key ON runs(run_key);
+
